@@ -1,0 +1,38 @@
+"""tmrl_ros: the ROS 2 nodes. The repository's top-level launch/ and config/ install into this
+package's share directory, so `ros2 launch tmrl_ros <file>` finds them."""
+
+import os
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+PACKAGE = "tmrl_ros"
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+
+
+def repo_files(folder: str, pattern: str) -> list[str]:
+    """Files of a top-level repository folder, as paths relative to this setup.py."""
+    return sorted(os.path.relpath(p, HERE) for p in (REPO / folder).glob(pattern) if p.is_file())
+
+
+NODES = {
+    "recorder": "tmrl_ros.recorder_node:main",
+}
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", repo_files("launch", "*.launch.py")),
+        (f"share/{PACKAGE}/config", repo_files("config", "*.yaml")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    description="tmrl ROS 2 nodes",
+    license="Apache-2.0",
+    entry_points={"console_scripts": [f"{name} = {target}" for name, target in NODES.items()]},
+)

@@ -1,0 +1,1 @@
+"""tmrl_ros: thin ROS 2 shells around tmrl_learning objects."""
