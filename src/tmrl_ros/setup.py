@@ -1,19 +1,18 @@
 """tmrl_ros: the ROS 2 nodes. The repository's top-level launch/ and config/ install into this
-package's share directory, so `ros2 launch tmrl_ros <file>` finds them."""
+package's share directory (through the symlinks launch/ and config/ here), so
+`ros2 launch tmrl_ros <file>` finds them."""
 
-import os
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 PACKAGE = "tmrl_ros"
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 
 
 def repo_files(folder: str, pattern: str) -> list[str]:
-    """Files of a top-level repository folder, as paths relative to this setup.py."""
-    return sorted(os.path.relpath(p, HERE) for p in (REPO / folder).glob(pattern) if p.is_file())
+    """Files of a top-level repository folder. `launch` and `config` here are symlinks to them;
+    colcon wants data files as paths relative to this package."""
+    return sorted(str(p) for p in Path(folder).glob(pattern) if p.is_file())
 
 
 NODES = {

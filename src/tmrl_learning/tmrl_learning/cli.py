@@ -1,0 +1,39 @@
+"""The `tmrl` command line: one entry point, one sub-command per job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from tmrl_learning.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tmrl", description="Timestep-modulated RL for robot policies.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="short end-to-end fine-tuning run on the default simulated task")
+    demo.add_argument("--out", default="runs/demo", help="folder for data, checkpoints and plots")
+    demo.set_defaults(func=_demo)
+
+    from tmrl_learning.data.cli import add_data_commands
+
+    add_data_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        print(f"tmrl {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Typed, described parameter declaration for tmrl nodes: one call per parameter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+
+def declare(node: Node, name: str, default: Any, description: str,
+            low: float | None = None, high: float | None = None) -> Any:
+    """Declare `name` with its type taken from `default`, a description and an optional range;
+    return its value (from a params file or the command line when given there). An empty list
+    default declares a string array."""
+    descriptor = ParameterDescriptor(description=description)
+    if low is not None and high is not None:
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
+            raise TypeError(f"parameter {name}: a range needs a number default, got {default!r}")
+        if isinstance(default, int):
+            descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=0)]
+        else:
+            descriptor.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
+    if isinstance(default, list) and not default:  # an empty list has no type of its own: say it
+        value = node.declare_parameter(name, Parameter.Type.STRING_ARRAY, descriptor).value
+        return list(value) if value is not None else []
+    return node.declare_parameter(name, default, descriptor).value
