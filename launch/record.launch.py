@@ -3,9 +3,10 @@
     ros2 launch tmrl_ros record.launch.py output_dir:=~/tmrl_bags
 """
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
+
+from launch import LaunchDescription
 from tmrl_ros.graph import recorder_graph
 from tmrl_ros.launching import node_actions
 

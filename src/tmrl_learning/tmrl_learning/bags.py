@@ -111,4 +111,5 @@ def read_bag(path: str | Path, topics: Iterable[str] | None = None,
     with AnyReader([path], default_typestore=typestore or tmrl_typestore()) as reader:
         connections = [c for c in reader.connections if wanted is None or c.topic in wanted]
         for connection, timestamp, raw in reader.messages(connections=connections):
-            yield BagMessage(connection.topic, connection.msgtype, timestamp, reader.deserialize(raw, connection.msgtype))
+            message = reader.deserialize(raw, connection.msgtype)
+            yield BagMessage(connection.topic, connection.msgtype, timestamp, message)

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import rclpy
 from rclpy.executors import SingleThreadedExecutor
+
 from tmrl_ros.interfaces import message_class
 
 HERE = Path(__file__).resolve().parent

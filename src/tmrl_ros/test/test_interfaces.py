@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 from rclpy.action import ActionClient
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from ros_helpers import filled_message, python_peer, spin_until, start, stop
+
 from tmrl_msgs.action import ExecuteChunk, SampleChunk
 from tmrl_msgs.msg import ActionChunk, Context, SteeringCommand
 from tmrl_ros.interfaces import message_class
+
+from ros_helpers import filled_message, python_peer, spin_until, start, stop
 
 pytestmark = pytest.mark.ros
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from ros_helpers import spin_until, start, stop
 from std_msgs.msg import Float32
+
 from tmrl_learning.bags import read_bag
 from tmrl_msgs.msg import Transition
 from tmrl_ros.graph import recorder_graph
+
+from ros_helpers import spin_until, start, stop
 
 pytestmark = pytest.mark.ros
 

@@ -21,7 +21,8 @@ def declare(node: Node, name: str, default: Any, description: str,
         if isinstance(default, int):
             descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=0)]
         else:
-            descriptor.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
+            descriptor.floating_point_range = [
+                FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
     if isinstance(default, list) and not default:  # an empty list has no type of its own: say it
         value = node.declare_parameter(name, Parameter.Type.STRING_ARRAY, descriptor).value
         return list(value) if value is not None else []

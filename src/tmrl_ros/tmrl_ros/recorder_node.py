@@ -12,8 +12,8 @@ from pathlib import Path
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from tmrl_learning.bags import STORAGES, BagWriter
 
+from tmrl_learning.bags import STORAGES, BagWriter
 from tmrl_ros.interfaces import message_class
 from tmrl_ros.params import declare
 

@@ -13,6 +13,7 @@ import rclpy
 from rclpy.action import ActionServer
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+
 from tmrl_msgs.action import ExecuteChunk, SampleChunk
 from tmrl_msgs.msg import ActionChunk
 from tmrl_ros.interfaces import message_class
