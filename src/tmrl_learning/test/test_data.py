@@ -1,0 +1,167 @@
+"""OGBench data: generators, the dataset layout, the out-of-distribution splits, the goal envs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tmrl_learning.data import DatasetError, load_dataset, save_dataset
+from tmrl_learning.data.envs import VectorGoalEnv, make_goal_env
+from tmrl_learning.data.generate import MazeOracle, generate, get_dataset, make_env, recipe
+from tmrl_learning.data.splits import CUBE_IN_DISTRIBUTION, CUBE_SINGLE_HELDOUT, POINTMAZE_LARGE_TO_GIANT
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.mark.parametrize("maze", ["large", "giant"])
+def test_maze_oracle_solves_every_ogbench_evaluation_task(maze):
+    env = make_env(f"pointmaze-{maze}-v0").unwrapped
+    oracle, rng = MazeOracle(env), np.random.default_rng(0)
+    for task_id in range(1, 6):
+        env.reset(seed=task_id, options=dict(task_id=task_id))
+        for _ in range(1000):
+            action = np.clip(oracle.direction(env.get_xy(), env.cur_goal_xy) + rng.normal(0, 0.5, 2), -1, 1)
+            *_, info = env.step(action)
+            if info["success"]:
+                break
+        assert info["success"] == 1.0, f"{maze} task {task_id} not solved by the noisy oracle"
+
+
+def test_maze_oracle_solves_the_split_tasks_in_the_goal_env():
+    env = make_goal_env(POINTMAZE_LARGE_TO_GIANT.name)
+    oracle = MazeOracle(env.env)
+    for task in POINTMAZE_LARGE_TO_GIANT.tasks:
+        obs = env.reset(task.name)
+        for _ in range(POINTMAZE_LARGE_TO_GIANT.max_steps):
+            result = env.step(oracle.direction(obs[:2], obs[2:]))
+            obs = result.observation
+            if result.terminated or result.truncated:
+                break
+        assert result.success and result.terminated and result.reward == 0.0, task.name
+
+
+def test_generated_pointmaze_file_has_ogbench_layout(tmp_path):
+    rec = recipe("pointmaze-large-navigate").with_(episodes=3, steps_per_episode=101)
+    dataset, path = get_dataset(rec, tmp_path, progress=False)
+    with np.load(path) as f:
+        assert set(f.files) == {"observations", "actions", "terminals", "qpos", "qvel"}
+        for key in ("observations", "actions", "qpos", "qvel"):
+            assert f[key].dtype == np.float32 and f[key].shape == (303, 2), key
+        assert f["terminals"].dtype == bool and f["terminals"].shape == (303,)
+        assert np.flatnonzero(f["terminals"]).tolist() == [100, 201, 302], "one terminal per episode, last row"
+    assert np.abs(dataset.actions).max() <= 1.0
+    # The agent moves: the oracle's actions take it through the maze.
+    assert np.linalg.norm(dataset.observations[100] - dataset.observations[0]) > 1.0
+    assert dataset.metadata["recipe"]["episodes"] == 3
+    # A second request with the same recipe reuses the cached file.
+    mtime = path.stat().st_mtime_ns
+    again, same_path = get_dataset(rec, tmp_path, progress=False)
+    assert same_path == path and path.stat().st_mtime_ns == mtime
+    np.testing.assert_array_equal(again.actions, dataset.actions)
+
+
+def test_generation_is_reproducible_and_seeded():
+    rec = recipe("pointmaze-large-navigate").with_(episodes=1, steps_per_episode=50)
+    a, b = generate(rec, progress=False), generate(rec, progress=False)
+    np.testing.assert_array_equal(a.observations, b.observations)
+    c = generate(rec.with_(seed=1), progress=False)
+    assert not np.array_equal(a.actions, c.actions)
+
+
+def test_cube_play_generation_and_heldout_filter(tmp_path):
+    rec = recipe("cube-single-play").with_(episodes=2, steps_per_episode=200)
+    dataset = generate(rec, progress=False)
+    assert dataset.observations.shape == (400, 28) and dataset.actions.shape == (400, 5)
+    assert dataset.qpos.shape[1] > 16 and dataset.terminals.sum() == 2
+    # Put the cube on known sides of the boundary (x is qpos[:, 14]) so the expected count is exact.
+    assert 0.2 < dataset.qpos[:, 14].min() and dataset.qpos[:, 14].max() < 0.7, "qpos[:, 14] is the cube x"
+    dataset.qpos[:, 14] = 0.3
+    dataset.qpos[50:80, 14] = 0.45
+    dataset.qpos[300:310, 14] = 0.5
+    kept = CUBE_SINGLE_HELDOUT.filter(dataset)
+    assert len(kept) == 400 - 40
+    assert not CUBE_SINGLE_HELDOUT.in_heldout_region(kept.qpos[:, 14]).any()
+    # Each gap ends a segment: row 49 and row 299 become terminals, so no sequence spans a gap.
+    assert kept.terminals[49] and kept.terminals[299 - 30]
+    assert kept.num_episodes == 2 + 2
+
+
+def test_cube_evaluation_goals_lie_in_the_heldout_region_and_starts_do_not():
+    for task in CUBE_SINGLE_HELDOUT.tasks:
+        assert CUBE_SINGLE_HELDOUT.in_heldout_region(task.goal[0]), task
+        assert not CUBE_SINGLE_HELDOUT.in_heldout_region(task.start[0]), task
+    assert not CUBE_SINGLE_HELDOUT.in_heldout_region(CUBE_IN_DISTRIBUTION.goal[0])
+
+
+def test_cube_goal_env_places_cube_and_goal_as_the_task_says():
+    env = make_goal_env(CUBE_SINGLE_HELDOUT.name, tasks=["heldout3"])
+    obs = env.reset()
+    assert obs.shape == (31,)
+    np.testing.assert_allclose(env.context_of(obs), (0.525, 0.1, 0.02), atol=1e-6)
+    np.testing.assert_allclose(env.cube_position()[:2], (0.35, -0.1), atol=0.011)
+    result = env.step_chunk(np.zeros((8, 5)), 5)
+    assert result.executed == 5 and result.reward == -5.0 and not result.terminated
+
+
+def test_official_layout_file_loads(tmp_path):
+    path = tmp_path / "pointmaze-giant-navigate-v0.npz"
+    n = 2 * 4
+    terminals = np.zeros(n, bool)
+    terminals[[3, 7]] = True
+    np.savez(path, observations=np.zeros((n, 2), np.float32), actions=np.ones((n, 2), np.float32),
+             terminals=terminals, qpos=np.zeros((n, 2), np.float32), qvel=np.zeros((n, 2), np.float32))
+    dataset = load_dataset(path)
+    assert dataset.num_episodes == 2 and [s.stop for s in dataset.episode_slices()] == [4, 8]
+    assert dataset.metadata == {}
+
+
+@pytest.mark.parametrize("drop", ["observations", "actions", "terminals"])
+def test_wrong_layout_names_the_missing_key(tmp_path, drop):
+    arrays = {"observations": np.zeros((4, 2), np.float32), "actions": np.zeros((4, 2), np.float32),
+              "terminals": np.array([0, 0, 0, 1], bool)}
+    del arrays[drop]
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(DatasetError, match=f"missing key '{drop}'"):
+        load_dataset(tmp_path / "bad.npz")
+
+
+def test_corrupt_file_and_bad_values_are_reported(tmp_path):
+    (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DatasetError, match="not a readable npz"):
+        load_dataset(tmp_path / "corrupt.npz")
+    obs = np.zeros((4, 2), np.float32)
+    obs[1, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", observations=obs, actions=np.zeros((4, 2), np.float32),
+             terminals=np.array([0, 0, 0, 1], bool))
+    with pytest.raises(DatasetError, match="NaN"):
+        load_dataset(tmp_path / "nan.npz")
+    with pytest.raises(DatasetError, match="no dataset file"):
+        load_dataset(tmp_path / "missing.npz")
+
+
+def test_save_then_load_round_trips(tmp_path):
+    rec = recipe("pointmaze-large-navigate").with_(episodes=1, steps_per_episode=20)
+    dataset = generate(rec, progress=False)
+    path = save_dataset(dataset, tmp_path / "d.npz", {"note": "x"})
+    back = load_dataset(path)
+    np.testing.assert_array_equal(back.observations, dataset.observations)
+    assert back.metadata["note"] == "x" and back.metadata["recipe"]["seed"] == 0
+
+
+def test_vector_env_macro_steps_and_auto_reset():
+    venv = VectorGoalEnv(POINTMAZE_LARGE_TO_GIANT.name, num_envs=3, seed=5)
+    obs = venv.reset()
+    assert obs.shape == (3, 4) and venv.contexts(obs).shape == (3, 4)
+    out = venv.step_chunks(np.zeros((3, 32, 2)), execute=5)
+    assert out["executed"].tolist() == [5, 5, 5] and out["reward"].tolist() == [-5.0] * 3
+    # Drive env 0 into its time limit: the returned start observation is a fresh episode's.
+    venv.envs[0].steps = POINTMAZE_LARGE_TO_GIANT.max_steps - 2
+    out = venv.step_chunks(np.zeros((3, 32, 2)), execute=5)
+    assert out["truncated"].tolist() == [True, False, False] and out["executed"][0] == 2
+    assert venv.envs[0].steps == 0
+    with pytest.raises(ValueError, match="NaN"):
+        venv.envs[1].step(np.array([np.nan, 0.0]))
+    with pytest.raises(ValueError, match=r"expected \(2,\)"):
+        venv.envs[1].step(np.zeros(3))
+    with pytest.raises(ValueError, match="3 envs"):
+        venv.step_chunks(np.zeros((2, 32, 2)), 5)
