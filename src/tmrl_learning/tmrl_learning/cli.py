@@ -20,9 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="folder for data, checkpoints and plots")
     demo.set_defaults(func=_demo)
 
+    from tmrl_learning.csp.cli import add_csp_commands
     from tmrl_learning.data.cli import add_data_commands
 
     add_data_commands(sub)
+    add_csp_commands(sub)
     return parser
 
 

@@ -1,0 +1,158 @@
+"""CSP: the smoothing schedule, the flow policy and its sampler, checkpoints, bad input."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tmrl_learning.csp.model import DiTConfig
+from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
+from tmrl_learning.csp.smoothing import ContextSmoother
+from tmrl_learning.csp.train import PretrainConfig, load_policy, pretrain, read_checkpoint
+
+SMALL = dict(hidden=64, embed=64, layers=2, heads=2, time_frequencies=8)
+
+
+def train_toy(policy: FlowPolicy, batches, steps: int, lr: float = 2e-3) -> None:
+    torch.manual_seed(0)
+    opt = torch.optim.AdamW(policy.parameters(), lr=lr)
+    for _ in range(steps):
+        actions, context = batches()
+        loss = policy.loss(actions, context)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    policy.eval()
+
+
+def test_alpha_bar_is_monotone_and_matches_the_closed_form():
+    smoother = ContextSmoother(num_timesteps=100)
+    abar = smoother.alpha_bar.double()
+    betas = np.linspace(1e-4, 0.02, 100)
+    closed = np.concatenate([[1.0], np.cumprod(1 - betas)])
+    np.testing.assert_allclose(abar.numpy(), closed, rtol=1e-6)
+    assert (abar[1:] < abar[:-1]).all() and abar[0] == 1.0
+    assert math.isclose(float(abar[-1]), 0.364, abs_tol=0.005)  # T = 100 never destroys the context
+    c = torch.ones(4, 3)
+    assert torch.equal(smoother.corrupt(c, torch.zeros(4, dtype=torch.long)), c), "t = 0 is the clean context"
+
+
+def test_corruption_rejects_bad_timesteps_and_noise_shapes():
+    smoother = ContextSmoother(10)
+    with pytest.raises(ValueError, match="out of range"):
+        smoother.corrupt(torch.zeros(2, 3), torch.tensor([0, 11]))
+    with pytest.raises(TypeError, match="integers"):
+        smoother.corrupt(torch.zeros(2, 3), torch.tensor([0.5, 1.0]))
+    with pytest.raises(ValueError, match="context noise has shape"):
+        smoother.corrupt(torch.zeros(2, 3), torch.tensor([1, 2]), torch.zeros(2, 4))
+
+
+def test_flow_policy_reproduces_a_multimodal_action_distribution():
+    torch.manual_seed(0)
+    modes = torch.tensor([[0.7, 0.7], [-0.7, 0.7], [0.0, -0.7]])
+    policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=2, action_dim=2, context_dim=1, **SMALL),
+                                     train_t_max=0))
+
+    def batches():
+        pick = modes[torch.randint(0, 3, (256,))]
+        actions = (pick + 0.05 * torch.randn(256, 2)).unsqueeze(1).expand(256, 2, 2)
+        return actions, torch.zeros(256, 1)
+
+    train_toy(policy, batches, steps=600)
+    samples = policy.sample(torch.zeros(1500, 1))[:, 0]
+    dist = torch.cdist(samples, modes)
+    nearest = dist.argmin(1)
+    shares = torch.bincount(nearest, minlength=3).float() / len(samples)
+    assert (shares > 0.2).all(), f"every mode is hit in proportion, got shares {shares.tolist()}"
+    assert dist.min(1).values.median() < 0.12, "samples sit on the modes, not between them"
+
+
+def test_sampler_is_deterministic_given_its_noise():
+    torch.manual_seed(0)
+    policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=4, action_dim=2, context_dim=3, **SMALL)))
+    with torch.no_grad():  # AdaLN-Zero starts as the zero velocity: give the net something to say
+        for p in policy.net.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    context = torch.randn(5, 3)
+    w, eps = torch.randn(5, 2), torch.randn(5, 3)
+    t = torch.tensor([0, 10, 50, 99, 100])
+    a = policy.sample(context, action_noise=w, timestep=t, context_noise=eps)
+    b = policy.sample(context, action_noise=w, timestep=t, context_noise=eps)
+    assert torch.equal(a, b) and a.shape == (5, 4, 2)
+    c = policy.sample(context, action_noise=w, timestep=t, context_noise=eps + 1.0)
+    assert not torch.equal(a, c), "the context noise reaches the output"
+
+
+def test_csp_is_the_conditional_at_t0_and_spreads_toward_the_marginal_as_t_grows():
+    """Two contexts (-1, +1) with one action each (-0.8, +0.8): the data's marginal is bimodal."""
+    torch.manual_seed(1)
+    policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=1, action_dim=1, context_dim=1, **SMALL),
+                                     num_context_timesteps=100, beta_end=0.2))
+
+    def batches():
+        sign = torch.randint(0, 2, (256, 1)).float() * 2 - 1
+        return (0.8 * sign + 0.03 * torch.randn(256, 1)).unsqueeze(1), sign
+
+    train_toy(policy, batches, steps=800)
+    policy.normalizer.context_std.fill_(1.0)  # contexts are already standard
+    n = 800
+
+    def spread(c: float, t: int) -> tuple[float, float]:
+        a = policy.sample(torch.full((n, 1), c), timestep=torch.full((n,), t))[:, 0, 0]
+        return float(a.mean()), float(a.std())
+
+    mean0, std0 = spread(1.0, 0)
+    assert abs(mean0 - 0.8) < 0.1 and std0 < 0.15, "t = 0 gives the precise conditional"
+    for context in (1.0, 2.5):  # a seen context and an unseen one
+        stds = [spread(context, t)[1] for t in (0, 50, 100)]
+        assert stds[2] > stds[0] + 0.2, f"spread at context {context} grows with t: {stds}"
+        assert stds[2] > 0.35, f"at t = T the samples approach the marginal (std 0.8): {stds}"
+
+
+def test_bad_inputs_are_named():
+    policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=2, action_dim=2, context_dim=3, proprio_dim=2,
+                                                     **SMALL)))
+    with pytest.raises(ValueError, match=r"context has shape \(2, 4\), expected \(B, 3\)"):
+        policy.sample(torch.zeros(2, 4), torch.zeros(2, 2))
+    bad = torch.zeros(2, 3)
+    bad[0, 1] = float("nan")
+    with pytest.raises(ValueError, match="context contains NaN"):
+        policy.sample(bad, torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="proprio has shape"):
+        policy.sample(torch.zeros(2, 3), torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="action noise has shape"):
+        policy.sample(torch.zeros(2, 3), torch.zeros(2, 2), action_noise=torch.zeros(2, 7))
+    with pytest.raises(FileNotFoundError, match="no policy checkpoint at"):
+        load_policy("/nonexistent/checkpoint.pt")
+
+
+def _tiny_config(tmp_path: Path, steps: int) -> PretrainConfig:
+    cfg = PretrainConfig(dataset_episodes=2, dataset_dir=str(tmp_path / "data"), steps=steps, batch_size=32,
+                         eval_every=0, checkpoint_every=5, seed=3)
+    cfg.policy.model = DiTConfig(horizon=4, **SMALL)
+    return cfg
+
+
+def test_checkpoint_round_trips_bit_exactly_and_resume_continues_the_same_run(tmp_path):
+    full, _ = pretrain(_tiny_config(tmp_path, 10), tmp_path / "full", progress=False)
+    loaded, cfg = load_policy(tmp_path / "full" / "checkpoint.pt")
+    assert cfg.seed == 3 and cfg.policy.model.horizon == 4
+    for (name, a), b in zip(full.state_dict().items(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    # Stop at step 5 (a checkpoint), then resume to 10: same weights as the uninterrupted run.
+    pretrain(_tiny_config(tmp_path, 5), tmp_path / "resumed", progress=False)
+    resumed, log = pretrain(_tiny_config(tmp_path, 10), tmp_path / "resumed", progress=False)
+    assert read_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 10
+    for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)
+
+
+def test_corrupt_checkpoint_is_reported(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_policy(path)

@@ -1,0 +1,1 @@
+"""CSP: context-smoothed pre-training of a flow-matching action-chunk policy."""

@@ -1,0 +1,96 @@
+"""Training samples for CSP from an OGBench-layout dataset: action chunks with their context.
+
+For row i of an episode: the chunk is actions[i : i + H] (padded with the episode's last action),
+the goal is relabelled from the same episode (its last row, as the authors do, or a random future
+row), and the context/proprio are built as the task defines:
+    pointmaze: context = (x, y, goal x, goal y), no proprio
+    cube:      context = goal cube position (x, y, z), proprio = the 28-D state
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tmrl_learning.data.dataset import Dataset
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    context_dim: int
+    proprio_dim: int
+    action_dim: int
+
+    def goal_of(self, dataset: Dataset, rows: np.ndarray) -> np.ndarray:
+        if self.name.startswith("pointmaze"):
+            return dataset.observations[rows, :2]
+        return dataset.qpos[rows, 14:17]  # cube position (x, y, z) in m
+
+    def split_observation(self, obs: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """-> (context, proprio) for dataset rows or for the goal env's observation layout."""
+        if self.name.startswith("pointmaze"):
+            return np.concatenate([obs[..., :2], goal], -1), obs[..., :0]
+        return goal, obs[..., :28]
+
+    def from_env_observation(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The goal env's RL observation (state ++ goal) -> (context, proprio)."""
+        if self.name.startswith("pointmaze"):
+            return obs[..., :4], obs[..., :0]
+        return obs[..., 28:31], obs[..., :28]
+
+
+TASK_SPECS = {
+    "pointmaze-large-to-giant": TaskSpec("pointmaze-large-to-giant", 4, 0, 2),
+    "cube-single-heldout": TaskSpec("cube-single-heldout", 3, 28, 5),
+}
+
+
+def task_spec(name: str) -> TaskSpec:
+    if name not in TASK_SPECS:
+        raise KeyError(f"unknown task {name!r}; known: {sorted(TASK_SPECS)}")
+    return TASK_SPECS[name]
+
+
+class ChunkSampler:
+    """Random batches (actions (B, H, d), context (B, C), proprio (B, P)) from a dataset."""
+
+    def __init__(self, dataset: Dataset, spec: TaskSpec, horizon: int, goal_relabel: str = "final", seed: int = 0):
+        if goal_relabel not in ("final", "future"):
+            raise ValueError(f"goal_relabel must be 'final' or 'future', got {goal_relabel!r}")
+        if dataset.actions.shape[1] != spec.action_dim:
+            raise ValueError(f"dataset actions are {dataset.actions.shape[1]}-D, task {spec.name} needs "
+                             f"{spec.action_dim}-D")
+        self.dataset, self.spec, self.horizon, self.goal_relabel = dataset, spec, horizon, goal_relabel
+        self.rng = np.random.default_rng(seed)
+        ends = dataset.episode_ends
+        self.episode_end = ends[np.searchsorted(ends, np.arange(len(dataset)))]  # (N,) last row of each row's episode
+        self.chunk_rows = np.minimum(np.arange(len(dataset))[:, None] + np.arange(horizon), self.episode_end[:, None])
+        self.actions = torch.from_numpy(dataset.actions)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def goals(self, rows: np.ndarray) -> np.ndarray:
+        if self.goal_relabel == "final":
+            goal_rows = self.episode_end[rows]
+        else:
+            goal_rows = self.rng.integers(rows, self.episode_end[rows] + 1)
+        return self.spec.goal_of(self.dataset, goal_rows)
+
+    def tensors(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        context, proprio = self.spec.split_observation(self.dataset.observations[rows], self.goals(rows))
+        actions = self.actions[torch.from_numpy(self.chunk_rows[rows])]
+        return actions, torch.from_numpy(np.ascontiguousarray(context, np.float32)), \
+            torch.from_numpy(np.ascontiguousarray(proprio, np.float32))
+
+    def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.tensors(self.rng.integers(0, len(self.dataset), size))
+
+    def all_contexts(self, limit: int = 100_000) -> tuple[torch.Tensor, torch.Tensor]:
+        """Contexts and proprio of (up to `limit`) rows, for normalisation statistics."""
+        rows = self.rng.choice(len(self.dataset), min(limit, len(self.dataset)), replace=False)
+        _, context, proprio = self.tensors(rows)
+        return context, proprio

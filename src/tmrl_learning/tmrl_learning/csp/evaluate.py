@@ -1,0 +1,66 @@
+"""Rollouts of a pre-trained policy on a split's tasks: success rate and success@K (coverage).
+
+success@K: for each of S start states (env reset seeds shared across methods), run K rollouts at
+a fixed context timestep; the start counts as covered if any rollout succeeds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from tmrl_learning.csp.data import task_spec
+from tmrl_learning.csp.policy import FlowPolicy
+from tmrl_learning.data.envs import make_goal_env
+
+
+def rollout_batch(policy: FlowPolicy, task: str, seeds: list[int], timestep: int, execute: int = 5,
+                  task_names: list[str] | None = None, max_steps: int | None = None,
+                  noise_seed: int = 0) -> np.ndarray:
+    """One episode per seed, all stepped together (one batched policy call per macro-step).
+    Returns success (len(seeds),) as bool."""
+    spec = task_spec(task)
+    envs = [make_goal_env(task, seed=s, tasks=task_names) for s in seeds]
+    obs = np.stack([env.reset() for env in envs])
+    done = np.zeros(len(envs), bool)
+    success = np.zeros(len(envs), bool)
+    limit = max_steps or envs[0].split.max_steps
+    steps = 0
+    generator = torch.Generator().manual_seed(noise_seed)
+    while not done.all() and steps < limit:
+        active = np.flatnonzero(~done)
+        context, proprio = spec.from_env_observation(obs[active])
+        t = torch.full((len(active),), timestep, dtype=torch.long)
+        chunks = policy.sample(torch.from_numpy(context), torch.from_numpy(np.ascontiguousarray(proprio)),
+                               timestep=t, generator=generator).numpy()
+        for k, i in enumerate(active):
+            result = envs[i].step_chunk(chunks[k], execute)
+            obs[i] = result.observation
+            if result.terminated or result.truncated:
+                done[i] = True
+                success[i] = result.success
+        steps += execute
+    return success
+
+
+def success_rate(policy: FlowPolicy, task: str, episodes: int = 8, timestep: int = 0, execute: int = 5,
+                 seed: int = 10_000) -> float:
+    seeds = list(range(seed, seed + episodes))
+    return float(rollout_batch(policy, task, seeds, timestep, execute, noise_seed=seed).mean())
+
+
+def success_at_k(policy: FlowPolicy, task: str, starts: int, k: int, timestep: int, execute: int = 5,
+                 base_seed: int = 42) -> np.ndarray:
+    """(starts, k) success matrix: start i uses env seed base_seed + i for its task draw and layout;
+    the K rollouts differ in the policy's noise. success@j = matrix[:, :j].any(1).mean()."""
+    results = np.zeros((starts, k), bool)
+    for j in range(k):
+        # Same env seed per start across j (same start state), different policy noise per j.
+        results[:, j] = rollout_batch(policy, task, [base_seed + i for i in range(starts)], timestep, execute,
+                                      noise_seed=1000 * j + timestep)
+    return results
+
+
+def coverage_curve(matrix: np.ndarray) -> np.ndarray:
+    """success@K for K = 1..k from a (starts, k) success matrix."""
+    return np.array([matrix[:, :j].any(1).mean() for j in range(1, matrix.shape[1] + 1)])
