@@ -162,18 +162,18 @@ def make_goal_env(split_name: str, seed: int = 0, tasks: list[str] | None = None
     return ENV_CLASSES[task_split.name](task_split, seed=seed, tasks=tasks)
 
 
-class VectorGoalEnv:
+class VectorEnv:
     """Several goal envs stepped together with one batched policy call per macro-step.
 
     Finished envs are reset automatically: `step_chunks` returns the observation that ended the
     macro-step (for the transition) and, separately, the observation the next macro-step starts from.
     """
 
-    def __init__(self, split_name: str, num_envs: int, seed: int = 0, tasks: list[str] | None = None):
-        if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-        self.envs = [make_goal_env(split_name, seed=seed + 1000 * i, tasks=tasks) for i in range(num_envs)]
-        self.num_envs = num_envs
+    def __init__(self, envs: list[GoalEnv]):
+        if not envs:
+            raise ValueError("a vector env needs at least one env")
+        self.envs = list(envs)
+        self.num_envs = len(envs)
         first = self.envs[0]
         self.obs_dim, self.context_dim, self.action_dim = first.obs_dim, first.context_dim, first.action_dim
 
@@ -203,3 +203,10 @@ class VectorGoalEnv:
             env.reset() if (r.terminated or r.truncated) else r.observation for env, r in zip(self.envs, results,
                                                                                               strict=True)])
         return out
+
+
+def VectorGoalEnv(split_name: str, num_envs: int, seed: int = 0, tasks: list[str] | None = None) -> VectorEnv:  # noqa: N802
+    """`num_envs` goal envs of a split, seeded apart."""
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+    return VectorEnv([make_goal_env(split_name, seed=seed + 1000 * i, tasks=tasks) for i in range(num_envs)])

@@ -1,0 +1,162 @@
+"""TMRL: the steering agent's heads, temperatures, targets, resume, and a task that only timestep
+modulation can solve."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tmrl_learning.csp.model import DiTConfig
+from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
+from tmrl_learning.data.envs import VectorEnv
+from tmrl_learning.data.toy import LineWorld, LineWorldSpec, lineworld_demonstrations
+from tmrl_learning.tmrl.agent import AgentConfig, SteeringAgent
+from tmrl_learning.tmrl.finetune import FinetuneConfig, finetune
+from tmrl_learning.tmrl.replay import ReplayBuffer
+
+SMALL_DIT = dict(hidden=64, embed=64, layers=2, heads=2, time_frequencies=8)
+SMALL_AGENT = dict(hidden=64, actor_layers=2, critic_layers=2, critics=2, batch_size=128)
+
+
+def small_agent(heads=None, **kw) -> SteeringAgent:
+    cfg = AgentConfig(heads=heads or {"noise": 2, "timestep": 1, "context_noise": 3}, **{**SMALL_AGENT, **kw})
+    return SteeringAgent(obs_dim=4, cfg=cfg, seed=0)
+
+
+def test_heads_map_to_the_sampler_inputs():
+    agent = small_agent(t_max=80, noise_bound=0.5, context_noise_bound=2.0)
+    y = np.array([[-1.0, 1.0, -1.0, -1.0, 0.5, 1.0],
+                  [1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                  [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]], np.float32)
+    inputs = agent.decode(y)
+    assert inputs["noise"].tolist() == [[-0.5, 0.5], [0.5, 0.0], [0.0, 0.0]]
+    assert inputs["timestep"].tolist() == [0, 40, 80], "[-1, 1] -> [0, t_max], the ends included"
+    assert inputs["context_noise"][0].tolist() == [-2.0, 1.0, 2.0]
+    acted = agent.act(np.zeros((7, 4), np.float32))
+    assert acted.shape == (7, 6) and np.abs(acted).max() <= 1.0
+    assert set(agent.decode(acted)["timestep"].tolist()) <= set(range(81))
+
+
+def test_squashed_log_prob_matches_torch_distributions():
+    agent = small_agent(heads={"noise": 2})
+    torch.manual_seed(0)
+    obs = torch.randn(5, 4)
+    h = agent.actor.trunk(obs)
+    mean, log_std = agent.actor.heads["noise"](h).chunk(2, -1)
+    log_std = log_std.clamp(-5, 2)
+    torch.manual_seed(1)
+    y, logp = agent.actor(obs)
+    dist = torch.distributions.TransformedDistribution(
+        torch.distributions.Normal(mean, log_std.exp()), [torch.distributions.TanhTransform(cache_size=1)])
+    expected = dist.log_prob(y.clamp(-1 + 1e-6, 1 - 1e-6)).sum(-1)
+    torch.testing.assert_close(logp["noise"], expected, atol=2e-3, rtol=1e-3)
+
+
+@pytest.mark.parametrize("direction", ["too_random", "too_certain"])
+def test_each_temperature_moves_toward_its_target_entropy(direction):
+    agent = small_agent(heads={"noise": 2, "timestep": 1})
+    # Entropy estimates above (below) the targets -2 and -1 must lower (raise) both temperatures.
+    logp = {"noise": torch.full((64,), -5.0), "timestep": torch.full((64,), -4.0)} if direction == "too_random" \
+        else {"noise": torch.full((64,), 6.0), "timestep": torch.full((64,), 5.0)}
+    before = {k: float(v) for k, v in agent.alphas().items()}
+    for _ in range(50):
+        agent.update_temperature(logp)
+    after = {k: float(v) for k, v in agent.alphas().items()}
+    for k in before:
+        assert (after[k] < before[k]) if direction == "too_random" else (after[k] > before[k]), (k, before, after)
+
+
+def test_critic_target_is_reward_plus_discounted_min_of_target_critics():
+    agent = small_agent(heads={"noise": 2}, gamma=0.9, critics=3)
+    batch = {"observation": torch.randn(6, 4), "next_observation": torch.randn(6, 4),
+             "steering_action": torch.rand(6, 2) * 2 - 1, "reward": torch.tensor([-1.0, 0, -1, -1, 0, -1]),
+             "terminated": torch.tensor([0.0, 1, 0, 0, 1, 0])}
+    torch.manual_seed(5)
+    target = agent.critic_target(batch)
+    torch.manual_seed(5)
+    next_y, _ = agent.actor(batch["next_observation"])
+    q_next = agent.target(batch["next_observation"], next_y).min(0).values
+    expected = batch["reward"] + 0.9 * (1 - batch["terminated"]) * q_next
+    torch.testing.assert_close(target, expected)
+    assert torch.equal(target[[1, 4]], batch["reward"][[1, 4]]), "no bootstrap after termination"
+
+
+def test_critic_ensemble_is_one_batched_op_with_independent_members():
+    agent = small_agent(heads={"noise": 2}, critics=4)
+    q = agent.critic(torch.randn(9, 4), torch.randn(9, 2))
+    assert q.shape == (4, 9) and len({round(float(v), 6) for v in q[:, 0]}) == 4
+
+
+def test_resume_reproduces_the_same_losses(tmp_path):
+    rng = np.random.default_rng(0)
+    buffer = ReplayBuffer(obs_dim=4, action_dim=2, capacity=512)
+    buffer.add(observation=rng.normal(size=(300, 4)), steering_action=rng.uniform(-1, 1, (300, 2)),
+               reward=-np.ones(300), next_observation=rng.normal(size=(300, 4)), terminated=np.zeros(300))
+    agent = small_agent(heads={"noise": 2})
+    for _ in range(3):
+        agent.update(buffer.sample(128, rng))
+    torch.save(agent.state_dict(), tmp_path / "agent.pt")
+    buffer.save(tmp_path / "replay.npz")
+
+    restored = small_agent(heads={"noise": 2})
+    restored.load_state_dict(torch.load(tmp_path / "agent.pt"))
+    restored_buffer = ReplayBuffer(obs_dim=4, action_dim=2, capacity=512)
+    restored_buffer.load(tmp_path / "replay.npz")
+    assert len(restored_buffer) == 300
+    batch = buffer.sample(128, np.random.default_rng(1))
+    torch.manual_seed(9)
+    original = agent.update(batch)
+    torch.manual_seed(9)
+    again = restored.update(restored_buffer.sample(128, np.random.default_rng(1)))
+    assert original == again
+
+
+def test_replay_buffer_rejects_bad_transitions():
+    buffer = ReplayBuffer(obs_dim=2, action_dim=1, capacity=10)
+    good = dict(observation=np.zeros((3, 2)), steering_action=np.zeros((3, 1)), reward=np.zeros(3),
+                next_observation=np.zeros((3, 2)), terminated=np.zeros(3))
+    with pytest.raises(ValueError, match="'observation' has shape"):
+        buffer.add(**{**good, "observation": np.zeros((3, 5))})
+    with pytest.raises(ValueError, match="NaN"):
+        buffer.add(**{**good, "reward": np.array([0.0, math.nan, 0.0])})
+    with pytest.raises(KeyError, match="terminated"):
+        buffer.add(**{k: v for k, v in good.items() if k != "terminated"})
+    buffer.add(**good)
+    assert len(buffer) == 3
+
+
+def _pretrain_lineworld(t_max: int | None) -> FlowPolicy:
+    torch.manual_seed(0)
+    policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=2, action_dim=1, context_dim=1, **SMALL_DIT),
+                                     num_context_timesteps=20, beta_end=0.3, train_t_max=t_max))
+    opt = torch.optim.AdamW(policy.parameters(), lr=2e-3)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(400):
+        actions, context = lineworld_demonstrations(128, generator)
+        loss = policy.loss(actions, context)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return policy.eval()
+
+
+@pytest.mark.slow
+def test_timestep_modulation_learns_what_noise_steering_cannot(tmp_path):
+    """LineWorld shows context +1 but rewards moving left, which the data does only under -1.
+    DSRL over a BC policy (t = 0) can only move right; TMRL over a CSP policy learns to pick a large
+    timestep and a context noise that select the left mode."""
+    results = {}
+    for method, t_max in (("tmrl", None), ("dsrl", 0)):
+        cfg = FinetuneConfig(method=method, task="lineworld", checkpoint="in-memory", num_envs=4, execute=2,
+                             steps=500, warmup=100, eval_every=250, eval_episodes=8, checkpoint_every=250,
+                             agent=AgentConfig(gamma=0.95, **SMALL_AGENT))
+        curve = finetune(cfg, tmp_path / method, VectorEnv([LineWorld(i) for i in range(4)]), [LineWorld(99)],
+                         _pretrain_lineworld(t_max), spec=LineWorldSpec(), progress=False)
+        results[method] = [row["eval_success"] for row in curve]
+    assert max(results["dsrl"]) == 0.0, results
+    assert results["tmrl"][-1] >= 0.75, results
+    assert (tmp_path / "tmrl" / "curve.csv").read_text().startswith("step,env_steps")
+    assert (tmp_path / "tmrl" / "agent.pt").is_file() and (tmp_path / "tmrl" / "replay.npz").is_file()

@@ -1,0 +1,1 @@
+"""TMRL: RL that steers a frozen CSP policy through its latent noise and context timestep."""

@@ -1,0 +1,178 @@
+"""The steering agent: SAC over the inputs of a frozen policy's sampler.
+
+Heads (each a tanh-squashed Gaussian with its own auto-tuned temperature and target entropy -dim):
+    noise          w in [-noise_bound, noise_bound]^d, one vector repeated over the chunk (DSRL, TMRL)
+    timestep       y in [-1, 1] -> context timestep min(floor((y + 1) / 2 * (t_max + 1)), t_max)  (TMRL)
+    context_noise  eps_c in [-context_noise_bound, context_noise_bound]^C                          (TMRL)
+    guidance       y in [-1, 1] -> CFG weight omega in [guidance_min, guidance_max]                (CFG-RL)
+    action         the environment action itself in [-1, 1]^d                                      (RLPD)
+
+Critics Q(o, y) see the squashed actor output y. Target: r + gamma (1 - terminated) min over a subset
+of target critics of Q(o', y'), optionally minus the entropy term. Update-to-data ratio: one batch of
+utd * batch_size sliced into utd minibatches.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from tmrl_learning.tmrl.networks import CriticEnsemble, SquashedGaussianActor
+
+
+@dataclass
+class AgentConfig:
+    heads: dict[str, int] = field(default_factory=lambda: {"noise": 2, "timestep": 1, "context_noise": 4})
+    hidden: int = 256
+    actor_layers: int = 4
+    critic_layers: int = 3
+    critics: int = 5
+    target_subset: int | None = None   # RLPD: min over a random subset of 2; None: min over all
+    gamma: float = 0.995               # per macro-step
+    tau: float = 0.005
+    lr: float = 3e-4
+    batch_size: int = 256
+    utd: int = 1
+    init_alpha: float = 1.0
+    backup_entropy: bool = False       # the authors' target has no entropy term
+    noise_bound: float = 1.0
+    context_noise_bound: float = 1.0
+    t_max: int = 100                   # cap on the context timestep the actor may pick (safety knob)
+    guidance_min: float = 0.0
+    guidance_max: float = 4.0
+
+
+class SteeringAgent:
+    def __init__(self, obs_dim: int, cfg: AgentConfig, seed: int = 0):
+        torch.manual_seed(seed)
+        self.cfg, self.obs_dim = cfg, obs_dim
+        self.actor = SquashedGaussianActor(obs_dim, cfg.heads, cfg.hidden, cfg.actor_layers)
+        self.critic = CriticEnsemble(cfg.critics, obs_dim + self.actor.action_dim, cfg.hidden, cfg.critic_layers)
+        self.target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.log_alpha = torch.nn.ParameterDict(
+            {name: torch.nn.Parameter(torch.tensor(float(np.log(cfg.init_alpha)))) for name in cfg.heads})
+        self.target_entropy = {name: -float(dim) for name, dim in cfg.heads.items()}
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.lr)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr)
+        self.alpha_opt = torch.optim.Adam(self.log_alpha.parameters(), lr=cfg.lr)
+        self.updates = 0
+
+    @property
+    def action_dim(self) -> int:
+        return self.actor.action_dim
+
+    # ---- acting ----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """(B, obs_dim) -> raw steering actions y (B, action_dim) in [-1, 1]."""
+        obs_t = torch.as_tensor(np.asarray(obs, np.float32))
+        if obs_t.ndim != 2 or obs_t.shape[1] != self.obs_dim:
+            raise ValueError(f"observation has shape {tuple(obs_t.shape)}, expected (B, {self.obs_dim})")
+        if not torch.isfinite(obs_t).all():
+            raise ValueError("observation contains NaN or inf")
+        return self.actor(obs_t, deterministic)[0].numpy()
+
+    def random_actions(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.uniform(-1.0, 1.0, (n, self.action_dim)).astype(np.float32)
+
+    def decode(self, y: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
+        """Raw actions (B, k) -> the sampler's inputs: noise (B, d), timestep (B,) long,
+        context_noise (B, C), guidance (B,), action (B, d) -- whichever heads exist."""
+        y = torch.as_tensor(np.asarray(y, np.float32))
+        out, start = {}, 0
+        for name, dim in self.cfg.heads.items():
+            part = y[:, start:start + dim]
+            start += dim
+            if name == "noise":
+                out[name] = self.cfg.noise_bound * part
+            elif name == "timestep":
+                index = torch.floor((part[:, 0] + 1.0) / 2.0 * (self.cfg.t_max + 1)).long()
+                out[name] = index.clamp(0, self.cfg.t_max)
+            elif name == "context_noise":
+                out[name] = self.cfg.context_noise_bound * part
+            elif name == "guidance":
+                lo, hi = self.cfg.guidance_min, self.cfg.guidance_max
+                out[name] = lo + (part[:, 0] + 1.0) / 2.0 * (hi - lo)
+            elif name == "action":
+                out[name] = part
+            else:
+                raise KeyError(f"unknown steering head {name!r}")
+        return out
+
+    # ---- learning --------------------------------------------------------------------------------
+    def alphas(self) -> dict[str, torch.Tensor]:
+        return {name: log_alpha.exp() for name, log_alpha in self.log_alpha.items()}
+
+    def critic_target(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        with torch.no_grad():
+            next_y, next_logp = self.actor(batch["next_observation"])
+            q = self.target(batch["next_observation"], next_y)  # (E, B)
+            if self.cfg.target_subset:
+                q = q[torch.randperm(q.shape[0])[: self.cfg.target_subset]]
+            next_q = q.min(0).values
+            if self.cfg.backup_entropy:
+                alphas = self.alphas()
+                next_q = next_q - sum(alphas[k] * next_logp[k] for k in next_logp)
+            return batch["reward"] + self.cfg.gamma * (1.0 - batch["terminated"]) * next_q
+
+    def update_critic(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        target = self.critic_target(batch)
+        q = self.critic(batch["observation"], batch["steering_action"])
+        loss = ((q - target.unsqueeze(0)) ** 2).mean()
+        self.critic_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.critic_opt.step()
+        with torch.no_grad():
+            for p, tp in zip(self.critic.parameters(), self.target.parameters(), strict=True):
+                tp.lerp_(p, self.cfg.tau)
+        return {"critic_loss": float(loss), "q_mean": float(q.mean())}
+
+    def update_actor(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        y, logp = self.actor(batch["observation"])
+        alphas = {k: v.detach() for k, v in self.alphas().items()}
+        q = self.critic(batch["observation"], y).mean(0)
+        loss = (sum(alphas[k] * logp[k] for k in logp) - q).mean()
+        self.actor_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.actor_opt.step()
+        metrics = {"actor_loss": float(loss)}
+        metrics.update(self.update_temperature({k: v.detach() for k, v in logp.items()}))
+        return metrics
+
+    def update_temperature(self, logp: dict[str, torch.Tensor]) -> dict[str, float]:
+        loss = sum(-(self.log_alpha[k] * (logp[k] + self.target_entropy[k])).mean() for k in logp)
+        self.alpha_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.alpha_opt.step()
+        return {f"alpha/{k}": float(v) for k, v in self.alphas().items()} | \
+            {f"entropy/{k}": float(-logp[k].mean()) for k in logp}
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One batch of utd * batch_size rows: utd critic updates, then one actor update."""
+        n = self.cfg.batch_size
+        metrics: dict[str, float] = {}
+        for i in range(self.cfg.utd):
+            metrics = self.update_critic({k: v[i * n:(i + 1) * n] for k, v in batch.items()})
+        metrics.update(self.update_actor({k: v[-n:] for k, v in batch.items()}))
+        self.updates += 1
+        return metrics
+
+    # ---- persistence -----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+                "target": self.target.state_dict(), "log_alpha": self.log_alpha.state_dict(),
+                "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+                "alpha_opt": self.alpha_opt.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.target.load_state_dict(state["target"])
+        self.log_alpha.load_state_dict(state["log_alpha"])
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+        self.alpha_opt.load_state_dict(state["alpha_opt"])
+        self.updates = state["updates"]

@@ -1,0 +1,206 @@
+"""`tmrl finetune`: RL over a frozen pre-trained policy (TMRL, DSRL, PostBC+DSRL, CFG-RL) or in
+action space (RLPD), on a split's vector of goal envs.
+
+Each vector step: the actor picks steering actions for all envs, the frozen policy turns them into
+chunks in one batched call, the envs execute the first `execute` actions, transitions go to the
+replay buffer, and the agent updates. Periodic evaluation (deterministic actor), a CSV learning
+curve, TensorBoard, and checkpoints (agent + buffer + counters) that a run resumes from.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from tmrl_learning.config import to_dict
+from tmrl_learning.csp.data import task_spec
+from tmrl_learning.csp.policy import FlowPolicy
+from tmrl_learning.tmrl.agent import AgentConfig, SteeringAgent
+from tmrl_learning.tmrl.replay import ReplayBuffer
+
+METHOD_HEADS = {
+    "tmrl": ("noise", "timestep", "context_noise"),
+    "dsrl": ("noise",),
+    "postbc": ("noise",),
+    "cfg": ("noise", "guidance"),
+    "rlpd": ("action",),
+}
+
+
+@dataclass
+class FinetuneConfig:
+    method: str = "tmrl"
+    task: str = "pointmaze-large-to-giant"
+    seed: int = 0
+    checkpoint: str = ""             # the frozen pre-trained policy (unused by rlpd)
+    num_envs: int = 4
+    execute: int = 5                 # actions executed per chunk (rlpd: 1)
+    steps: int = 20_000              # vector steps
+    warmup: int = 500                # vector steps of uniformly random steering actions
+    eval_every: int = 2_000
+    eval_episodes: int = 8
+    checkpoint_every: int = 2_000
+    offline_fraction: float = 0.0    # rlpd: 0.5 (needs offline transitions)
+    t_max_fraction: float = 1.0      # cap on the timestep the actor may pick, as a fraction of T
+    threads: int = 0
+    agent: AgentConfig = field(default_factory=AgentConfig)
+
+    def validate(self) -> None:
+        if self.method not in METHOD_HEADS:
+            raise ValueError(f"unknown method {self.method!r}; expected one of {sorted(METHOD_HEADS)}")
+        if self.method != "rlpd" and not self.checkpoint:
+            raise ValueError(f"method {self.method} steers a pre-trained policy: give --checkpoint")
+        if not 0.0 <= self.t_max_fraction <= 1.0:
+            raise ValueError(f"t_max_fraction must be in [0, 1], got {self.t_max_fraction}")
+
+
+class ChunkMaker:
+    """Steering actions -> executed chunks, through the frozen policy (or directly, for rlpd)."""
+
+    def __init__(self, agent: SteeringAgent, policy: FlowPolicy | None, spec, execute: int):
+        self.agent, self.policy, self.spec, self.execute = agent, policy, spec, execute
+
+    def __call__(self, y: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, dict[str, torch.Tensor]]:
+        inputs = self.agent.decode(y)
+        if self.policy is None:
+            return inputs["action"].numpy()[:, None, :], inputs
+        context, proprio = self.spec.from_env_observation(obs)
+        context = torch.from_numpy(np.ascontiguousarray(context, np.float32))
+        proprio = torch.from_numpy(np.ascontiguousarray(proprio, np.float32))
+        chunks = self.policy.sample(context, proprio, action_noise=inputs.get("noise"),
+                                    timestep=inputs.get("timestep"), context_noise=inputs.get("context_noise"),
+                                    guidance=inputs.get("guidance"))
+        return chunks.numpy(), inputs
+
+
+def build_agent(cfg: FinetuneConfig, obs_dim: int, action_dim: int, context_dim: int,
+                num_timesteps: int) -> SteeringAgent:
+    dims = {"noise": action_dim, "timestep": 1, "context_noise": context_dim, "guidance": 1, "action": action_dim}
+    agent_cfg = cfg.agent
+    agent_cfg.heads = {h: dims[h] for h in METHOD_HEADS[cfg.method]}
+    agent_cfg.t_max = int(round(cfg.t_max_fraction * num_timesteps))
+    return SteeringAgent(obs_dim, agent_cfg, seed=cfg.seed)
+
+
+def evaluate(make_chunks: ChunkMaker, envs, episodes: int, execute: int, seed: int,
+             record_timesteps: bool = False) -> dict:
+    """Deterministic actor on fresh episodes; returns success rate (and the chosen timesteps)."""
+    successes, timesteps = [], []
+    env_iter = 0
+    while len(successes) < episodes:
+        env = envs[env_iter % len(envs)]
+        env.rng = np.random.default_rng(seed + len(successes))
+        obs, done, trace = env.reset(), False, []
+        while not done:
+            y = make_chunks.agent.act(obs[None], deterministic=True)
+            chunk, inputs = make_chunks(y, obs[None])
+            if "timestep" in inputs:
+                trace.append(int(inputs["timestep"][0]))
+            result = env.step_chunk(chunk[0], execute)
+            obs, done = result.observation, result.terminated or result.truncated
+        successes.append(result.success)
+        timesteps.append(trace)
+        env_iter += 1
+    out = {"success": float(np.mean(successes))}
+    if record_timesteps:
+        out["timesteps"] = timesteps
+    return out
+
+
+def finetune(cfg: FinetuneConfig, out: Path, venv, eval_envs, policy: FlowPolicy | None, spec=None,
+             offline: dict | None = None, progress: bool = True) -> list[dict]:
+    """Run (or resume) fine-tuning; returns the learning curve rows."""
+    cfg.validate()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    spec = spec or task_spec(cfg.task)
+    num_timesteps = policy.smoother.num_timesteps if policy is not None else 0
+    agent = build_agent(cfg, venv.obs_dim, venv.action_dim, venv.context_dim, num_timesteps)
+    make_chunks = ChunkMaker(agent, policy, spec, cfg.execute)
+    buffer = ReplayBuffer(venv.obs_dim, agent.action_dim, capacity=max(cfg.steps * cfg.num_envs, 1000))
+    if offline is not None:
+        buffer.set_offline(**offline)
+    rng = np.random.default_rng(cfg.seed)
+    step, curve, env_steps = 0, [], 0
+    ckpt = out / "agent.pt"
+    if ckpt.is_file():  # resume: agent, buffer, counters and RNG
+        state = torch.load(ckpt, weights_only=False)
+        agent.load_state_dict(state["agent"])
+        buffer.load(out / "replay.npz")
+        step, curve, env_steps = state["step"], state["curve"], state["env_steps"]
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+    (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+
+    def save() -> None:
+        buffer.save(out / "replay.npz")
+        state = {"agent": agent.state_dict(), "step": step, "curve": curve, "env_steps": env_steps,
+                 "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "config": to_dict(cfg)}
+        torch.save(state, ckpt.with_name("agent.pt.partial"))
+        ckpt.with_name("agent.pt.partial").replace(ckpt)  # the buffer is saved first: never ahead of it
+
+    writer = _tensorboard(out)
+    obs = venv.reset()
+    episode_success: list[bool] = []
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"finetune {cfg.method}", disable=not progress, mininterval=1.0)
+    start = time.perf_counter()
+    metrics: dict[str, float] = {}
+    while step < cfg.steps:
+        y = agent.random_actions(venv.num_envs, rng) if step < cfg.warmup else agent.act(obs)
+        chunks, _ = make_chunks(y, obs)
+        result = venv.step_chunks(chunks, cfg.execute)
+        buffer.add(observation=obs, steering_action=y, reward=result["reward"],
+                   next_observation=result["next_observation"], terminated=result["terminated"].astype(np.float32))
+        env_steps += int(result["executed"].sum())
+        episode_success += [bool(s) for s, d in zip(result["success"], result["terminated"] | result["truncated"],
+                                                      strict=True) if d]
+        obs = result["observation"]
+        step += 1
+        bar.update(1)
+        if step >= cfg.warmup and len(buffer) >= cfg.agent.batch_size:
+            batch = buffer.sample(cfg.agent.batch_size * cfg.agent.utd, rng, cfg.offline_fraction)
+            metrics = agent.update(batch)
+        if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+            ev = evaluate(make_chunks, eval_envs, cfg.eval_episodes, cfg.execute, seed=10_000)
+            row = {"step": step, "env_steps": env_steps, "eval_success": ev["success"],
+                   "train_success": float(np.mean(episode_success[-20:])) if episode_success else 0.0,
+                   "seconds": round(time.perf_counter() - start, 1), **metrics}
+            curve.append(row)
+            bar.set_postfix(success=f"{ev['success']:.2f}")
+            if writer:
+                for k, v in row.items():
+                    writer.add_scalar(f"finetune/{k}", v, env_steps)
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            save()
+    save()
+    bar.close()
+    if writer:
+        writer.close()
+    write_curve(curve, out / "curve.csv")
+    return curve
+
+
+def write_curve(curve: list[dict], path: Path) -> None:
+    first = ["step", "env_steps", "eval_success", "train_success"]
+    keys = first + sorted({k for row in curve for k in row} - set(first))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(curve)
+
+
+def _tensorboard(out: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / "tb"))

@@ -1,0 +1,80 @@
+"""Replay buffer of macro-step transitions, with an optional offline part (RLPD's 50/50 mix).
+
+Saved and restored with the agent (npz, written atomically) so a run resumes without losing data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FIELDS = ("observation", "steering_action", "reward", "next_observation", "terminated")
+
+
+class ReplayBuffer:
+    def __init__(self, obs_dim: int, action_dim: int, capacity: int = 1_000_000):
+        self.capacity, self.size, self.pos = capacity, 0, 0
+        self.data = {
+            "observation": np.zeros((capacity, obs_dim), np.float32),
+            "steering_action": np.zeros((capacity, action_dim), np.float32),
+            "reward": np.zeros(capacity, np.float32),
+            "next_observation": np.zeros((capacity, obs_dim), np.float32),
+            "terminated": np.zeros(capacity, np.float32),
+        }
+        self.offline: dict[str, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, **batch: np.ndarray) -> None:
+        """Add B transitions: each field (B, ...)."""
+        missing = set(FIELDS) - set(batch)
+        if missing:
+            raise KeyError(f"transition batch lacks {sorted(missing)}")
+        n = len(batch["reward"])
+        for key in FIELDS:
+            value = np.asarray(batch[key], np.float32)
+            if value.shape[1:] != self.data[key].shape[1:] or len(value) != n:
+                raise ValueError(f"transition field {key!r} has shape {value.shape}, expected "
+                                 f"({n}, {', '.join(map(str, self.data[key].shape[1:]))})")
+            if not np.isfinite(value).all():
+                raise ValueError(f"transition field {key!r} contains NaN or inf")
+        idx = (self.pos + np.arange(n)) % self.capacity
+        for key in FIELDS:
+            self.data[key][idx] = np.asarray(batch[key], np.float32)
+        self.pos = int((self.pos + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+
+    def set_offline(self, **data: np.ndarray) -> None:
+        self.offline = {k: np.asarray(data[k], np.float32) for k in FIELDS}
+
+    def sample(self, n: int, rng: np.random.Generator, offline_fraction: float = 0.0) -> dict[str, torch.Tensor]:
+        if self.size == 0:
+            raise RuntimeError("cannot sample from an empty replay buffer")
+        n_off = int(round(n * offline_fraction)) if self.offline is not None else 0
+        idx = rng.integers(0, self.size, n - n_off)
+        out = {k: self.data[k][idx] for k in FIELDS}
+        if n_off:
+            off = rng.integers(0, len(self.offline["reward"]), n_off)
+            out = {k: np.concatenate([out[k], self.offline[k][off]]) for k in FIELDS}
+        return {k: torch.from_numpy(v) for k, v in out.items()}
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".partial.npz")
+        np.savez(tmp, size=self.size, pos=self.pos, capacity=self.capacity,
+                 **{k: v[: self.size] for k, v in self.data.items()})
+        tmp.replace(path)
+
+    def load(self, path: str | Path) -> None:
+        with np.load(path) as f:
+            size = int(f["size"])
+            if size > self.capacity:
+                raise ValueError(f"saved buffer holds {size} transitions, capacity is {self.capacity}")
+            for k in FIELDS:
+                if f[k].shape[1:] != self.data[k].shape[1:]:
+                    raise ValueError(f"saved buffer field {k!r} has shape {f[k].shape}, expected {self.data[k].shape}")
+                self.data[k][:size] = f[k]
+            self.size, self.pos = size, int(f["pos"])
