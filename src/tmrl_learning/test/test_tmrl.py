@@ -153,8 +153,9 @@ def test_timestep_modulation_learns_what_noise_steering_cannot(tmp_path):
         cfg = FinetuneConfig(method=method, task="lineworld", checkpoint="in-memory", num_envs=4, execute=2,
                              steps=500, warmup=100, eval_every=250, eval_episodes=8, checkpoint_every=250,
                              agent=AgentConfig(gamma=0.95, **SMALL_AGENT))
-        curve = finetune(cfg, tmp_path / method, VectorEnv([LineWorld(i) for i in range(4)]), [LineWorld(99)],
-                         _pretrain_lineworld(t_max), spec=LineWorldSpec(), progress=False)
+        curve = finetune(cfg, tmp_path / method, VectorEnv([LineWorld(i) for i in range(4)]),
+                         [LineWorld(99 + i) for i in range(8)], _pretrain_lineworld(t_max), spec=LineWorldSpec(),
+                         progress=False)
         results[method] = [row["eval_success"] for row in curve]
     assert max(results["dsrl"]) == 0.0, results
     assert results["tmrl"][-1] >= 0.75, results

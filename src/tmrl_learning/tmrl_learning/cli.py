@@ -17,14 +17,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="short end-to-end fine-tuning run on the default simulated task")
-    demo.add_argument("--out", default="runs/demo", help="folder for data, checkpoints and plots")
+    from tmrl_learning.demo import add_demo_arguments
+
+    add_demo_arguments(demo)
     demo.set_defaults(func=_demo)
 
     from tmrl_learning.csp.cli import add_csp_commands
     from tmrl_learning.data.cli import add_data_commands
+    from tmrl_learning.tmrl.cli import add_tmrl_commands
 
     add_data_commands(sub)
     add_csp_commands(sub)
+    add_tmrl_commands(sub)
     return parser
 
 

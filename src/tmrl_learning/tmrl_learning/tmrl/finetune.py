@@ -89,34 +89,37 @@ def build_agent(cfg: FinetuneConfig, obs_dim: int, action_dim: int, context_dim:
     return SteeringAgent(obs_dim, agent_cfg, seed=cfg.seed)
 
 
-def evaluate(make_chunks: ChunkMaker, envs, episodes: int, execute: int, seed: int,
-             record_timesteps: bool = False) -> dict:
-    """Deterministic actor on fresh episodes; returns success rate (and the chosen timesteps)."""
-    successes, timesteps = [], []
-    env_iter = 0
-    while len(successes) < episodes:
-        env = envs[env_iter % len(envs)]
-        env.rng = np.random.default_rng(seed + len(successes))
-        obs, done, trace = env.reset(), False, []
-        while not done:
-            y = make_chunks.agent.act(obs[None], deterministic=True)
-            chunk, inputs = make_chunks(y, obs[None])
+def evaluate(make_chunks: ChunkMaker, envs, execute: int, seed: int, record_timesteps: bool = False) -> dict:
+    """Deterministic actor, one episode per env in `envs`, all stepped together (one batched actor
+    and policy call per macro-step). Env i is reseeded with seed + i, so evaluations are comparable.
+    Returns the success rate (and, per episode, the context timesteps chosen)."""
+    for i, env in enumerate(envs):
+        env.rng = np.random.default_rng(seed + i)
+    obs = np.stack([env.reset() for env in envs])
+    done = np.zeros(len(envs), bool)
+    success = np.zeros(len(envs), bool)
+    traces: list[list[int]] = [[] for _ in envs]
+    while not done.all():
+        active = np.flatnonzero(~done)
+        y = make_chunks.agent.act(obs[active], deterministic=True)
+        chunks, inputs = make_chunks(y, obs[active])
+        for k, i in enumerate(active):
             if "timestep" in inputs:
-                trace.append(int(inputs["timestep"][0]))
-            result = env.step_chunk(chunk[0], execute)
-            obs, done = result.observation, result.terminated or result.truncated
-        successes.append(result.success)
-        timesteps.append(trace)
-        env_iter += 1
-    out = {"success": float(np.mean(successes))}
+                traces[i].append(int(inputs["timestep"][k]))
+            result = envs[i].step_chunk(chunks[k], execute)
+            obs[i] = result.observation
+            if result.terminated or result.truncated:
+                done[i], success[i] = True, result.success
+    out = {"success": float(success.mean())}
     if record_timesteps:
-        out["timesteps"] = timesteps
+        out["timesteps"] = traces
     return out
 
 
 def finetune(cfg: FinetuneConfig, out: Path, venv, eval_envs, policy: FlowPolicy | None, spec=None,
              offline: dict | None = None, progress: bool = True) -> list[dict]:
-    """Run (or resume) fine-tuning; returns the learning curve rows."""
+    """Run (or resume) fine-tuning; returns the learning curve rows. `eval_envs` holds one env per
+    evaluation episode."""
     cfg.validate()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -170,7 +173,7 @@ def finetune(cfg: FinetuneConfig, out: Path, venv, eval_envs, policy: FlowPolicy
             batch = buffer.sample(cfg.agent.batch_size * cfg.agent.utd, rng, cfg.offline_fraction)
             metrics = agent.update(batch)
         if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
-            ev = evaluate(make_chunks, eval_envs, cfg.eval_episodes, cfg.execute, seed=10_000)
+            ev = evaluate(make_chunks, eval_envs, cfg.execute, seed=10_000)
             row = {"step": step, "env_steps": env_steps, "eval_success": ev["success"],
                    "train_success": float(np.mean(episode_success[-20:])) if episode_success else 0.0,
                    "seconds": round(time.perf_counter() - start, 1), **metrics}

@@ -1,0 +1,83 @@
+"""`tmrl finetune` and `tmrl plot`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_tmrl_commands(sub: argparse._SubParsersAction) -> None:
+    from tmrl_learning.tmrl.finetune import METHOD_HEADS
+
+    ft = sub.add_parser("finetune", help="fine-tune with TMRL or a baseline on a simulated task")
+    ft.add_argument("--method", choices=sorted(METHOD_HEADS), default="tmrl")
+    ft.add_argument("--task", default="pointmaze-large-to-giant")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--steps", type=int, help="vector steps (default from the config)")
+    ft.add_argument("--checkpoint", type=Path, help="pre-trained policy (CSP for tmrl, BC for dsrl, ...)")
+    ft.add_argument("--config", type=Path, help="YAML FinetuneConfig (default: built-in defaults)")
+    ft.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    ft.add_argument("--out", type=Path, help="run folder (default runs/finetune/<task>-<method>-s<seed>)")
+    ft.set_defaults(func=_finetune)
+
+    plot = sub.add_parser("plot", help="learning curves (mean and spread over seeds) from fine-tuning runs")
+    plot.add_argument("runs", nargs="+", type=Path, help="run folders; grouped by method")
+    plot.add_argument("--out", type=Path, default=Path("docs/results/finetune"))
+    plot.set_defaults(func=_plot)
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from tmrl_learning.config import from_dict, load_yaml
+    from tmrl_learning.csp.cli import parse_overrides
+    from tmrl_learning.csp.train import load_policy, make_sampler
+    from tmrl_learning.data.envs import VectorGoalEnv, make_goal_env
+    from tmrl_learning.tmrl.finetune import FinetuneConfig, finetune
+    from tmrl_learning.tmrl.offline import offline_transitions
+
+    overrides = parse_overrides(args.set)
+    overrides.update(method=args.method, task=args.task, seed=args.seed)
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.checkpoint:
+        overrides["checkpoint"] = str(args.checkpoint)
+    if args.method == "rlpd":
+        overrides.setdefault("execute", 1)
+        overrides.setdefault("offline_fraction", 0.5)
+        overrides.setdefault("agent.target_subset", 2)
+    cfg = load_yaml(FinetuneConfig, args.config, overrides) if args.config else \
+        from_dict(FinetuneConfig, _nest(overrides))
+    cfg.validate()
+    policy, offline = None, None
+    if cfg.method != "rlpd":
+        policy, pre_cfg = load_policy(cfg.checkpoint)
+        if pre_cfg.task != cfg.task:
+            raise ValueError(f"checkpoint {cfg.checkpoint} was trained for {pre_cfg.task}, not {cfg.task}")
+    if cfg.offline_fraction > 0:
+        from tmrl_learning.csp.train import PretrainConfig
+
+        offline = offline_transitions(make_sampler(PretrainConfig(task=cfg.task, dataset_episodes=200)))
+    out = args.out or Path("runs/finetune") / f"{cfg.task}-{cfg.method}-s{cfg.seed}"
+    venv = VectorGoalEnv(cfg.task, cfg.num_envs, seed=cfg.seed)
+    eval_envs = [make_goal_env(cfg.task, seed=50_000 + i) for i in range(cfg.eval_episodes)]
+    curve = finetune(cfg, out, venv, eval_envs, policy, offline=offline)
+    print(f"{out}: final evaluation success {curve[-1]['eval_success']:.2f} after {curve[-1]['env_steps']} env steps")
+    return 0
+
+
+def _nest(flat: dict) -> dict:
+    nested: dict = {}
+    for key, value in flat.items():
+        target = nested
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    return nested
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from tmrl_learning.tmrl.plots import plot_runs
+
+    table = plot_runs(args.runs, args.out)
+    print(table)
+    return 0

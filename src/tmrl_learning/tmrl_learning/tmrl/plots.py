@@ -1,0 +1,68 @@
+"""Learning curves over seeds (the paper's Figure 6) and a results table, from run folders."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def read_run(run: Path) -> tuple[dict, list[dict]]:
+    config = json.loads((run / "config.json").read_text())
+    with open(run / "curve.csv") as f:
+        rows = [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+    if not rows:
+        raise ValueError(f"{run}/curve.csv has no rows")
+    return config, rows
+
+
+def plot_runs(runs: list[Path], out: Path) -> str:
+    out.mkdir(parents=True, exist_ok=True)
+    groups: dict[tuple[str, str], list[list[dict]]] = defaultdict(list)
+    for run in runs:
+        config, rows = read_run(run)
+        groups[(config["task"], config["method"])].append(rows)
+    tasks = sorted({task for task, _ in groups})
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    lines = ["| task | method | seeds | final success (mean ± std) | env steps |", "| --- | --- | --- | --- | --- |"]
+    for ax, task in zip(axes[0], tasks, strict=True):
+        for (t, method), curves in sorted(groups.items()):
+            if t != task:
+                continue
+            n = min(len(c) for c in curves)
+            x = np.array([curves[0][i]["env_steps"] for i in range(n)])
+            y = np.array([[c[i]["eval_success"] for i in range(n)] for c in curves])
+            mean, std = y.mean(0), y.std(0)
+            ax.plot(x, mean, label=f"{method} ({len(curves)} seeds)")
+            ax.fill_between(x, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), alpha=0.2)
+            final = y[:, -1]
+            lines.append(f"| {task} | {method} | {len(curves)} | {final.mean():.2f} ± {final.std():.2f} "
+                         f"| {int(x[-1])} |")
+        ax.set(title=task, xlabel="environment steps", ylabel="evaluation success", ylim=(-0.02, 1.02))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "learning_curves.png", dpi=120)
+    plt.close(fig)
+    table = "\n".join(lines)
+    (out / "results.md").write_text(table + "\n")
+    return table
+
+
+def plot_timesteps(traces: list[list[int]], path: Path, title: str = "") -> None:
+    """The context timestep TMRL picks along trajectories (the paper's Figure 13)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for trace in traces:
+        ax.plot(np.arange(len(trace)), trace, alpha=0.6)
+    ax.set(xlabel="macro-step", ylabel="context timestep t", title=title or "timestep chosen by TMRL")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
