@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -25,6 +24,7 @@ from tmrl_learning.csp.model import DiTConfig
 from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
 from tmrl_learning.data.generate import DEFAULT_CACHE, get_dataset, recipe
 from tmrl_learning.data.splits import split
+from tmrl_learning.runlog import tensorboard_writer
 
 METHODS = ("csp", "bc", "postbc", "cfg")
 
@@ -177,7 +177,7 @@ def pretrain(cfg: PretrainConfig, out: Path, resume: bool = True, progress: bool
             postbc.load_state_dict(state["postbc"])
     (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
 
-    writer = _tensorboard(out)
+    writer = tensorboard_writer(out)
     bar = tqdm(total=cfg.steps, initial=step, desc=f"pretrain {cfg.method}", disable=not progress, mininterval=1.0)
     start = time.perf_counter()
 
@@ -225,16 +225,3 @@ def pretrain(cfg: PretrainConfig, out: Path, resume: bool = True, progress: bool
     (out / "log.json").write_text(json.dumps(log, indent=1))
     policy.eval()
     return policy, log
-
-
-def _tensorboard(out: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional at run time
-        return None
-    return SummaryWriter(str(out / "tb"))
-
-
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 - third-party envs draw from the global generator

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from tmrl_learning.config import to_dict
 from tmrl_learning.csp.data import task_spec
 from tmrl_learning.csp.policy import FlowPolicy
+from tmrl_learning.runlog import tensorboard_writer
 from tmrl_learning.tmrl.agent import AgentConfig, SteeringAgent
 from tmrl_learning.tmrl.replay import ReplayBuffer
 
@@ -151,7 +152,7 @@ def finetune(cfg: FinetuneConfig, out: Path, venv, eval_envs, policy: FlowPolicy
         torch.save(state, ckpt.with_name("agent.pt.partial"))
         ckpt.with_name("agent.pt.partial").replace(ckpt)  # the buffer is saved first: never ahead of it
 
-    writer = _tensorboard(out)
+    writer = tensorboard_writer(out)
     obs = venv.reset()
     episode_success: list[bool] = []
     bar = tqdm(total=cfg.steps, initial=step, desc=f"finetune {cfg.method}", disable=not progress, mininterval=1.0)
@@ -201,9 +202,3 @@ def write_curve(curve: list[dict], path: Path) -> None:
         writer.writerows(curve)
 
 
-def _tensorboard(out: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        return None
-    return SummaryWriter(str(out / "tb"))
