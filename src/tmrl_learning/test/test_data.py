@@ -165,3 +165,20 @@ def test_vector_env_macro_steps_and_auto_reset():
         venv.envs[1].step(np.zeros(3))
     with pytest.raises(ValueError, match="3 envs"):
         venv.step_chunks(np.zeros((2, 32, 2)), 5)
+
+
+def test_data_cli_generates_reuses_and_reports(tmp_path, capsys):
+    from tmrl_learning.cli import main
+
+    args = ["data", "generate", "pointmaze-giant-navigate", "--episodes", "2", "--steps", "30", "--out",
+            str(tmp_path), "--quiet"]
+    assert main(args) == 0
+    assert "60 rows, 2 episodes (generated" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "(reused" in capsys.readouterr().out
+    (path,) = tmp_path.glob("*.npz")
+    assert main(["data", "info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "observations  float32  (60, 2)" in out and "pointmaze-giant-v0" in out
+    assert main(["data", "info", str(tmp_path / "missing.npz")]) == 2
+    assert "no dataset file" in capsys.readouterr().err
