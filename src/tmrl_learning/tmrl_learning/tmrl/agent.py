@@ -128,7 +128,7 @@ class SteeringAgent:
         with torch.no_grad():
             for p, tp in zip(self.critic.parameters(), self.target.parameters(), strict=True):
                 tp.lerp_(p, self.cfg.tau)
-        return {"critic_loss": float(loss), "q_mean": float(q.mean())}
+        return {"critic_loss": loss.item(), "q_mean": q.mean().item()}
 
     def update_actor(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         y, logp = self.actor(batch["observation"])
@@ -138,7 +138,7 @@ class SteeringAgent:
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.actor_opt.step()
-        metrics = {"actor_loss": float(loss)}
+        metrics = {"actor_loss": loss.item()}
         metrics.update(self.update_temperature({k: v.detach() for k, v in logp.items()}))
         return metrics
 

@@ -1,0 +1,72 @@
+"""TMRL vs DSRL on LineWorld (the toy task where the needed behaviour exists in the data only under
+another context), several seeds: learning curves, a results table and the timesteps TMRL picks.
+
+    scripts/run.sh python experiments/lineworld.py [--seeds 3] [--steps 500] [--out docs/results/lineworld]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from tmrl_learning.csp.model import DiTConfig
+from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
+from tmrl_learning.data.envs import VectorEnv
+from tmrl_learning.data.toy import LineWorld, LineWorldSpec, lineworld_demonstrations
+from tmrl_learning.tmrl.agent import AgentConfig
+from tmrl_learning.tmrl.finetune import ChunkMaker, FinetuneConfig, build_agent, evaluate, finetune
+from tmrl_learning.tmrl.plots import plot_runs, plot_timesteps
+
+SMALL_DIT = dict(hidden=64, embed=64, layers=2, heads=2, time_frequencies=8)
+SMALL_AGENT = dict(hidden=64, actor_layers=2, critic_layers=2, critics=2, batch_size=128, gamma=0.95)
+
+
+def pretrain(t_max: int | None, seed: int) -> FlowPolicy:
+    torch.manual_seed(seed)
+    policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=2, action_dim=1, context_dim=1, **SMALL_DIT),
+                                     num_context_timesteps=20, beta_end=0.3, train_t_max=t_max))
+    opt = torch.optim.AdamW(policy.parameters(), lr=2e-3)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(400):
+        loss = policy.loss(*lineworld_demonstrations(128, generator))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return policy.eval()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--out", type=Path, default=Path("docs/results/lineworld"))
+    parser.add_argument("--runs", type=Path, default=Path("runs/lineworld"))
+    args = parser.parse_args()
+    dirs = []
+    for method, t_max in (("tmrl", None), ("dsrl", 0)):
+        for seed in range(args.seeds):
+            policy = pretrain(t_max, seed)
+            cfg = FinetuneConfig(method=method, task="lineworld", checkpoint="in-memory", seed=seed, num_envs=4,
+                                 execute=2, steps=args.steps, warmup=100, eval_every=50, eval_episodes=8,
+                                 checkpoint_every=0, agent=AgentConfig(**SMALL_AGENT))
+            run = args.runs / f"{method}-s{seed}"
+            finetune(cfg, run, VectorEnv([LineWorld(100 * seed + i) for i in range(4)]),
+                     [LineWorld(99 + i) for i in range(8)], policy, spec=LineWorldSpec(), progress=False)
+            dirs.append(run)
+            if method == "tmrl" and seed == 0:
+                agent = build_agent(cfg, 2, 1, 1, policy.smoother.num_timesteps)
+                agent.load_state_dict(torch.load(run / "agent.pt", weights_only=False)["agent"])
+                traces = evaluate(ChunkMaker(agent, policy, LineWorldSpec(), cfg.execute),
+                                  [LineWorld(7 + i) for i in range(8)], cfg.execute, seed=7,
+                                  record_timesteps=True)["timesteps"]
+                args.out.mkdir(parents=True, exist_ok=True)
+                plot_timesteps(traces, args.out / "timesteps.png", "LineWorld: timestep chosen by TMRL (T = 20)")
+    print(plot_runs(dirs, args.out))
+    (args.out / "COMMAND").write_text("scripts/run.sh python experiments/lineworld.py " + " ".join(sys.argv[1:]) + "\n")
+
+
+if __name__ == "__main__":
+    main()
