@@ -60,7 +60,7 @@ def plot_timesteps(traces: list[list[int]], path: Path, title: str = "") -> None
     """The context timestep TMRL picks along trajectories (the paper's Figure 13)."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for trace in traces:
-        ax.plot(np.arange(len(trace)), trace, alpha=0.6)
+        ax.plot(np.arange(len(trace)), trace, marker="o", ms=3, alpha=0.6)
     ax.set(xlabel="macro-step", ylabel="context timestep t", title=title or "timestep chosen by TMRL")
     ax.grid(alpha=0.3)
     fig.tight_layout()
