@@ -40,7 +40,7 @@ def test_installed_recorder_honours_its_params_file(node, tmp_path):
             timestep.publish(Float32(data=float(k)))
             transitions.publish(Transition(episode_id=3, step=k, reward=-1.0, observation=[k, 2.0 * k]))
             ignored.publish(Float32(data=99.0))
-        spin_until(node, lambda: False, 1.0)  # let the messages arrive
+        spin_until(node, lambda: False, 2.0)  # let the messages arrive (slow on a loaded machine)
     finally:
         assert stop(proc) == 0, proc.log_path.read_text()
 
