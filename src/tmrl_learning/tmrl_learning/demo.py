@@ -58,9 +58,10 @@ def run_demo(args: argparse.Namespace) -> int:
 
     print("tmrl demo: [4/4] plots", flush=True)
     plot_runs([run], out / "plots")
-    agent = build_agent(cfg, 4, 2, 4, policy.smoother.num_timesteps)
+    spec = task_spec(TASK)
+    agent = build_agent(cfg, eval_envs[0].obs_dim, spec.action_dim, spec.context_dim, policy.smoother.num_timesteps)
     agent.load_state_dict(torch.load(run / "agent.pt", weights_only=False)["agent"])
-    maker = ChunkMaker(agent, policy, task_spec(TASK), cfg.execute)
+    maker = ChunkMaker(agent, policy, spec, cfg.execute)
     envs = [make_goal_env(TASK, seed=7 + i) for i in range(4)]
     traces = evaluate(maker, envs, cfg.execute, seed=7, record_timesteps=True)["timesteps"]
     plot_timesteps(traces, out / "plots" / "timesteps.png", "context timestep chosen by TMRL (giant maze)")
