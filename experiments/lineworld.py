@@ -12,30 +12,13 @@ from pathlib import Path
 
 import torch
 
-from tmrl_learning.csp.model import DiTConfig
-from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
 from tmrl_learning.data.envs import VectorEnv
-from tmrl_learning.data.toy import LineWorld, LineWorldSpec, lineworld_demonstrations
+from tmrl_learning.data.toy import LineWorld, LineWorldSpec, pretrain_lineworld
 from tmrl_learning.tmrl.agent import AgentConfig
 from tmrl_learning.tmrl.finetune import ChunkMaker, FinetuneConfig, build_agent, evaluate, finetune
 from tmrl_learning.tmrl.plots import plot_runs, plot_timesteps
 
-SMALL_DIT = dict(hidden=64, embed=64, layers=2, heads=2, time_frequencies=8)
 SMALL_AGENT = dict(hidden=64, actor_layers=2, critic_layers=2, critics=2, batch_size=128, gamma=0.95)
-
-
-def pretrain(t_max: int | None, seed: int) -> FlowPolicy:
-    torch.manual_seed(seed)
-    policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=2, action_dim=1, context_dim=1, **SMALL_DIT),
-                                     num_context_timesteps=20, beta_end=0.3, train_t_max=t_max))
-    opt = torch.optim.AdamW(policy.parameters(), lr=2e-3)
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(400):
-        loss = policy.loss(*lineworld_demonstrations(128, generator))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return policy.eval()
 
 
 def main() -> None:
@@ -48,7 +31,7 @@ def main() -> None:
     dirs = []
     for method, t_max in (("tmrl", None), ("dsrl", 0)):
         for seed in range(args.seeds):
-            policy = pretrain(t_max, seed)
+            policy = pretrain_lineworld(t_max, seed)
             cfg = FinetuneConfig(method=method, task="lineworld", checkpoint="in-memory", seed=seed, num_envs=4,
                                  execute=2, steps=args.steps, warmup=100, eval_every=50, eval_episodes=8,
                                  checkpoint_every=0, agent=AgentConfig(**SMALL_AGENT))

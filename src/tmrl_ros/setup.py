@@ -17,6 +17,12 @@ def repo_files(folder: str, pattern: str) -> list[str]:
 
 NODES = {
     "recorder": "tmrl_ros.recorder_node:main",
+    "sim_bridge": "tmrl_ros.sim_bridge_node:main",
+    "perception": "tmrl_ros.perception_node:main",
+    "policy_server": "tmrl_ros.policy_server_node:main",
+    "steering": "tmrl_ros.steering_node:main",
+    "reward_reset": "tmrl_ros.reward_reset_node:main",
+    "learner": "tmrl_ros.learner_node:main",
 }
 
 setup(

@@ -9,15 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from tmrl_learning.csp.model import DiTConfig
-from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
 from tmrl_learning.data.envs import VectorEnv
-from tmrl_learning.data.toy import LineWorld, LineWorldSpec, lineworld_demonstrations
+from tmrl_learning.data.toy import LineWorld, LineWorldSpec, pretrain_lineworld
 from tmrl_learning.tmrl.agent import AgentConfig, SteeringAgent
 from tmrl_learning.tmrl.finetune import FinetuneConfig, finetune
 from tmrl_learning.tmrl.replay import ReplayBuffer
 
-SMALL_DIT = dict(hidden=64, embed=64, layers=2, heads=2, time_frequencies=8)
 SMALL_AGENT = dict(hidden=64, actor_layers=2, critic_layers=2, critics=2, batch_size=128)
 
 
@@ -128,21 +125,6 @@ def test_replay_buffer_rejects_bad_transitions():
     assert len(buffer) == 3
 
 
-def _pretrain_lineworld(t_max: int | None) -> FlowPolicy:
-    torch.manual_seed(0)
-    policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=2, action_dim=1, context_dim=1, **SMALL_DIT),
-                                     num_context_timesteps=20, beta_end=0.3, train_t_max=t_max))
-    opt = torch.optim.AdamW(policy.parameters(), lr=2e-3)
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(400):
-        actions, context = lineworld_demonstrations(128, generator)
-        loss = policy.loss(actions, context)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return policy.eval()
-
-
 @pytest.mark.slow
 def test_timestep_modulation_learns_what_noise_steering_cannot(tmp_path):
     """LineWorld shows context +1 but rewards moving left, which the data does only under -1.
@@ -154,7 +136,7 @@ def test_timestep_modulation_learns_what_noise_steering_cannot(tmp_path):
                              steps=500, warmup=100, eval_every=250, eval_episodes=8, checkpoint_every=250,
                              agent=AgentConfig(gamma=0.95, **SMALL_AGENT))
         curve = finetune(cfg, tmp_path / method, VectorEnv([LineWorld(i) for i in range(4)]),
-                         [LineWorld(99 + i) for i in range(8)], _pretrain_lineworld(t_max), spec=LineWorldSpec(),
+                         [LineWorld(99 + i) for i in range(8)], pretrain_lineworld(t_max), spec=LineWorldSpec(),
                          progress=False)
         results[method] = [row["eval_success"] for row in curve]
     assert max(results["dsrl"]) == 0.0, results

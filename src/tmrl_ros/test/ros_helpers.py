@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import array
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -14,6 +11,7 @@ from pathlib import Path
 from rclpy.executors import SingleThreadedExecutor
 
 from tmrl_ros.interfaces import message_class
+from tmrl_ros.processes import start, stop  # noqa: F401 - re-exported for the tests
 
 HERE = Path(__file__).resolve().parent
 INTEGER_TYPES = {"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "byte", "octet", "char"}
@@ -30,29 +28,6 @@ def spin_until(node, predicate: Callable[[], bool], timeout: float) -> bool:
     finally:
         executor.remove_node(node)
     return predicate()
-
-
-def start(cmd: list[str], log: Path) -> subprocess.Popen:
-    """Start a process in its own session with its output in `log`."""
-    handle = open(log, "w")  # noqa: SIM115 - closed with the process in stop()
-    proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env=dict(os.environ),
-                            start_new_session=True)
-    proc.log_handle = handle  # type: ignore[attr-defined]
-    proc.log_path = log  # type: ignore[attr-defined]
-    return proc
-
-
-def stop(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 15.0) -> int:
-    """Send `sig` and wait; kill after `timeout`. Returns the exit code."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    proc.log_handle.close()
-    return proc.returncode
 
 
 def python_peer(script: str, *args: str) -> list[str]:

@@ -39,10 +39,13 @@ class NodeSpec:
     parameters: dict[str, Any] = field(default_factory=dict)  # overrides, applied after the files
     remappings: dict[str, str] = field(default_factory=dict)
     package: str = PACKAGE
+    namespace: str = ""
 
     def ros_args(self) -> list[str]:
         """The `--ros-args ...` part of the command line that launch_ros would build."""
         args = ["--ros-args", "-r", f"__node:={self.name}"]
+        if self.namespace:
+            args += ["-r", f"__ns:={self.namespace}"]
         for path in self.params_files:
             args += ["--params-file", str(path)]
         for key, value in self.parameters.items():
@@ -81,3 +84,54 @@ def recorder_graph(output_dir: str | os.PathLike, bag_name: str = "", storage: s
     """Record every /tmrl/* topic into a bag under `output_dir`."""
     return [NodeSpec("recorder", "recorder", [config_file("recorder.yaml")],
                      {"output_dir": str(output_dir), "bag_name": bag_name, "storage": storage})]
+
+
+@dataclass
+class DriverSpec:
+    """The robot or simulator a fine-tuning graph drives: its node and its config. A driver offers
+    `observation` (tmrl_msgs/Context), the `execute_chunk` action and the `reset` service; adding a
+    robot means adding a driver executable and a config, not changing the graph."""
+
+    executable: str = "sim_bridge"
+    params_files: list[Path] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    package: str = PACKAGE
+
+
+def sim_driver(task: str, seed: int = 0) -> DriverSpec:
+    return DriverSpec("sim_bridge", parameters={"task": task, "seed": seed})
+
+
+def finetune_graph(driver: DriverSpec, *, task: str, checkpoint: str, out_dir: str | os.PathLike,
+                   method: str = "tmrl", sources: tuple[str, ...] = ("sim0",), params_file: Path | None = None,
+                   overrides: dict[str, dict[str, Any]] | None = None, seed: int = 0) -> list[NodeSpec]:
+    """The fine-tuning graph: one policy server and one learner, and per robot (source) a driver,
+    perception, steering and reward_reset. With one robot everything lives under /tmrl/; with
+    several, each robot's nodes get the namespace /<source>. `params_file` holds every node's
+    parameters (keyed `/**/<node name>`); `overrides` (per node name) are applied after it."""
+    files = [params_file] if params_file else []
+    overrides = overrides or {}
+    agent = {"task": task, "method": method, "checkpoint": str(checkpoint), "seed": seed}
+
+    def node(executable: str, name: str, namespace: str = "", **params: Any) -> NodeSpec:
+        return NodeSpec(executable, name, list(files), {**params, **overrides.get(name, {})}, namespace=namespace)
+
+    specs = [node("policy_server", "policy_server", checkpoint=str(checkpoint)),
+             node("learner", "learner", out_dir=str(Path(out_dir) / "learner"), **agent)]
+    for i, source in enumerate(sources):
+        ns = f"/{source}" if len(sources) > 1 else ""
+        drv = NodeSpec(driver.executable, driver.executable, [*files, *driver.params_files],
+                       {**driver.parameters, "source": source, "seed": driver.parameters.get("seed", 0) + 1000 * i,
+                        **overrides.get(driver.executable, {})}, package=driver.package, namespace=ns)
+        specs += [drv,
+                  node("perception", "perception", ns, task=task),
+                  node("steering", "steering", ns, source=source, **{**agent, "seed": seed + i}),
+                  node("reward_reset", "reward_reset", ns, source=source)]
+    return specs
+
+
+def sim_finetune_graph(task: str, checkpoint: str, out_dir: str | os.PathLike, **kwargs: Any) -> list[NodeSpec]:
+    """`finetune_graph` with simulated robots (`sim_bridge`) and config/sim_finetune.yaml."""
+    kwargs.setdefault("params_file", config_file("sim_finetune.yaml"))
+    return finetune_graph(sim_driver(task, kwargs.pop("sim_seed", 0)), task=task, checkpoint=checkpoint,
+                          out_dir=out_dir, **kwargs)

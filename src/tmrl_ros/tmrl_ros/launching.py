@@ -12,7 +12,8 @@ from tmrl_ros.graph import NodeSpec
 
 def node_actions(specs: list[NodeSpec]) -> list[Node]:
     return [
-        Node(package=spec.package, executable=spec.executable, name=spec.name, output="screen",
+        Node(package=spec.package, executable=spec.executable, name=spec.name, namespace=spec.namespace or None,
+             output="screen",
              parameters=[*map(str, spec.params_files), spec.parameters],
              remappings=list(spec.remappings.items()))
         for spec in specs

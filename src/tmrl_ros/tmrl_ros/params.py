@@ -27,3 +27,20 @@ def declare(node: Node, name: str, default: Any, description: str,
         value = node.declare_parameter(name, Parameter.Type.STRING_ARRAY, descriptor).value
         return list(value) if value is not None else []
     return node.declare_parameter(name, default, descriptor).value
+
+
+def declare_dataclass(node: Node, prefix: str, instance: Any, skip: tuple[str, ...] = ()) -> Any:
+    """Declare one parameter `<prefix>.<field>` per scalar field of a config dataclass, with the
+    dataclass' value as default (the one place defaults live), and return a copy with the values the
+    node was given. Fields that are dicts, None or nested dataclasses are not parameters."""
+    import dataclasses
+
+    values = {}
+    for f in dataclasses.fields(instance):
+        default = getattr(instance, f.name)
+        if f.name in skip or default is None or isinstance(default, dict) or dataclasses.is_dataclass(default):
+            continue
+        if isinstance(default, tuple):
+            default = list(default)
+        values[f.name] = declare(node, f"{prefix}.{f.name}", default, f"{type(instance).__name__}.{f.name}")
+    return dataclasses.replace(instance, **values)

@@ -49,6 +49,10 @@ TASK_SPECS = {
 
 
 def task_spec(name: str) -> TaskSpec:
+    if name == "lineworld":  # the toy task of the tests (data from demonstrations or a bag)
+        from tmrl_learning.data.toy import LineWorldSpec
+
+        return LineWorldSpec()
     if name not in TASK_SPECS:
         raise KeyError(f"unknown task {name!r}; known: {sorted(TASK_SPECS)}")
     return TASK_SPECS[name]

@@ -45,6 +45,7 @@ class PretrainConfig:
     seed: int = 0
     dataset_episodes: int | None = None   # None: the full OGBench size
     dataset_dir: str = str(DEFAULT_CACHE)
+    dataset_bag: str = ""                  # train on a recorded rosbag2 (tmrl_msgs/Transition) instead
     goal_relabel: str = "final"
     steps: int = 20_000
     batch_size: int = 256
@@ -65,7 +66,10 @@ class PretrainConfig:
     def validate(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; expected one of {METHODS}")
-        split(self.task)  # raises KeyError naming the known tasks
+        if self.dataset_bag:
+            task_spec(self.task)  # raises KeyError naming the known tasks
+        else:
+            split(self.task)
         if self.steps < 0 or self.batch_size < 1:
             raise ValueError(f"need steps >= 0 and batch_size >= 1, got {self.steps}, {self.batch_size}")
 
@@ -133,6 +137,11 @@ def load_policy(path: str | Path) -> tuple[FlowPolicy, PretrainConfig]:
 # ---- training --------------------------------------------------------------------------------------
 
 def make_sampler(cfg: PretrainConfig, progress: bool = True) -> ChunkSampler:
+    if cfg.dataset_bag:
+        from tmrl_learning.data.from_bags import dataset_from_transitions_bag
+
+        dataset = dataset_from_transitions_bag(cfg.dataset_bag)
+        return ChunkSampler(dataset, task_spec(cfg.task), cfg.policy.model.horizon, cfg.goal_relabel, seed=cfg.seed)
     task = split(cfg.task)
     rec = recipe(task.train_dataset)
     if cfg.dataset_episodes:

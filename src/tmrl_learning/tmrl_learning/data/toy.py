@@ -29,6 +29,12 @@ class LineWorldSpec:
     def from_env_observation(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return obs[..., 1:2], obs[..., :0]
 
+    def goal_of(self, dataset, rows: np.ndarray) -> np.ndarray:
+        return dataset.observations[rows, 1:2]  # the context shown is the goal
+
+    def split_observation(self, obs: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return goal, obs[..., :0]
+
 
 class LineWorld(GoalEnv):
     obs_dim, context_dim, action_dim = 2, 1, 1
@@ -62,3 +68,34 @@ def lineworld_demonstrations(n: int, generator: torch.Generator | None = None, h
     sign = torch.randint(0, 2, (n, 1), generator=generator).float() * 2 - 1
     actions = 0.8 * sign + 0.03 * torch.randn(n, 1, generator=generator)
     return actions.unsqueeze(1).expand(n, horizon, 1).contiguous(), sign
+
+
+LINEWORLD_DIT = dict(hidden=64, embed=64, layers=2, heads=2, time_frequencies=8)
+
+
+def pretrain_lineworld(t_max: int | None = None, seed: int = 0, steps: int = 400):
+    """A small flow policy on LineWorld's demonstrations: CSP (t_max None) or BC (t_max 0)."""
+    from tmrl_learning.csp.model import DiTConfig
+    from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
+
+    torch.manual_seed(seed)
+    policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=2, action_dim=1, context_dim=1, **LINEWORLD_DIT),
+                                     num_context_timesteps=20, beta_end=0.3, train_t_max=t_max))
+    opt = torch.optim.AdamW(policy.parameters(), lr=2e-3)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        loss = policy.loss(*lineworld_demonstrations(128, generator))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return policy.eval()
+
+
+def save_lineworld_checkpoint(path, t_max: int | None = None, seed: int = 0, steps: int = 400):
+    """`pretrain_lineworld` saved as a policy checkpoint that `load_policy` (and the policy server) read."""
+    from tmrl_learning.csp.train import PretrainConfig, save_checkpoint
+
+    policy = pretrain_lineworld(t_max, seed, steps)
+    cfg = PretrainConfig(task="lineworld", method="csp" if t_max is None else "bc", seed=seed, steps=steps,
+                         policy=policy.cfg)
+    return save_checkpoint(path, policy, cfg, steps)

@@ -61,20 +61,26 @@ class ReplayBuffer:
             out = {k: np.concatenate([out[k], self.offline[k][off]]) for k in FIELDS}
         return {k: torch.from_numpy(v) for k, v in out.items()}
 
+    def state_dict(self) -> dict:
+        return {"size": self.size, "pos": self.pos, "capacity": self.capacity,
+                **{k: v[: self.size].copy() for k, v in self.data.items()}}
+
+    def load_state_dict(self, state) -> None:
+        size = int(state["size"])
+        if size > self.capacity:
+            raise ValueError(f"saved buffer holds {size} transitions, capacity is {self.capacity}")
+        for k in FIELDS:
+            if state[k].shape[1:] != self.data[k].shape[1:]:
+                raise ValueError(f"saved buffer field {k!r} has shape {state[k].shape}, expected {self.data[k].shape}")
+            self.data[k][:size] = state[k]
+        self.size, self.pos = size, int(state["pos"])
+
     def save(self, path: str | Path) -> None:
         path = Path(path)
         tmp = path.with_name(path.name + ".partial.npz")
-        np.savez(tmp, size=self.size, pos=self.pos, capacity=self.capacity,
-                 **{k: v[: self.size] for k, v in self.data.items()})
+        np.savez(tmp, **self.state_dict())
         tmp.replace(path)
 
     def load(self, path: str | Path) -> None:
         with np.load(path) as f:
-            size = int(f["size"])
-            if size > self.capacity:
-                raise ValueError(f"saved buffer holds {size} transitions, capacity is {self.capacity}")
-            for k in FIELDS:
-                if f[k].shape[1:] != self.data[k].shape[1:]:
-                    raise ValueError(f"saved buffer field {k!r} has shape {f[k].shape}, expected {self.data[k].shape}")
-                self.data[k][:size] = f[k]
-            self.size, self.pos = size, int(f["pos"])
+            self.load_state_dict(f)

@@ -1,0 +1,100 @@
+"""Training data from rosbag2 recordings.
+
+- `transitions_from_bag`: the macro-step transitions a tmrl graph recorded (`tmrl_msgs/Transition`),
+  as arrays for the learner's offline buffer.
+- `dataset_from_transitions_bag`: the same recording as a step-level dataset in OGBench's layout
+  (one row per executed action, with the observation before it), for `tmrl pretrain --bag`.
+- `dataset_from_standard_bag`: demonstrations recorded by any tool with standard message types
+  (`sensor_msgs/JointState`, `std_msgs/Float32MultiArray`, `std_msgs/Float64MultiArray`): each action
+  message is paired with the latest observation before it; a pause longer than `episode_gap` seconds
+  starts a new episode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tmrl_learning.bags import read_bag
+from tmrl_learning.data.dataset import Dataset, DatasetError
+
+TRANSITION_TYPE = "tmrl_msgs/msg/Transition"
+
+
+def _transitions(path: str | Path, topic: str | None) -> list:
+    messages = [m for m in read_bag(path) if m.msgtype == TRANSITION_TYPE and (topic is None or m.topic == topic)]
+    if not messages:
+        raise DatasetError(f"bag {path} holds no {TRANSITION_TYPE} messages" + (f" on {topic}" if topic else ""))
+    unique = {}
+    for m in messages:  # a learner may have seen a transition twice; the key makes it one
+        msg = m.message
+        unique.setdefault((msg.source, int(msg.episode_id), int(msg.step)), msg)
+    return [unique[k] for k in sorted(unique)]
+
+
+def transitions_from_bag(path: str | Path, topic: str | None = None) -> dict[str, np.ndarray]:
+    """-> observation, steering_action, reward, next_observation, terminated arrays (N, ...)."""
+    msgs = _transitions(path, topic)
+    return {
+        "observation": np.stack([np.asarray(m.observation, np.float32) for m in msgs]),
+        "steering_action": np.stack([np.asarray(m.steering_action, np.float32) for m in msgs]),
+        "reward": np.array([m.reward for m in msgs], np.float32),
+        "next_observation": np.stack([np.asarray(m.next_observation, np.float32) for m in msgs]),
+        "terminated": np.array([m.terminated for m in msgs], np.float32),
+    }
+
+
+def dataset_from_transitions_bag(path: str | Path, topic: str | None = None) -> Dataset:
+    observations, actions, terminals = [], [], []
+    msgs = _transitions(path, topic)
+    for i, m in enumerate(msgs):
+        k, d = int(m.executed_steps), int(m.chunk.action_dim)
+        obs = np.asarray(m.step_observations, np.float32)
+        if k == 0 or obs.size % k:
+            raise DatasetError(f"transition {m.source}/{m.episode_id}/{m.step} has {obs.size} step observation "
+                               f"values for {k} executed actions (recorded before step_observations existed?)")
+        observations.append(obs.reshape(k, -1))
+        actions.append(np.asarray(m.chunk.data, np.float32).reshape(-1, d)[:k])
+        last = (i + 1 == len(msgs) or (msgs[i + 1].source, msgs[i + 1].episode_id) != (m.source, m.episode_id)
+                or m.terminated or m.truncated)
+        terminals.append(np.zeros(k, bool))
+        terminals[-1][-1] = last
+    return Dataset(np.concatenate(observations), np.concatenate(actions), np.concatenate(terminals),
+                   metadata={"source": f"bag:{path}"})
+
+
+def _vector(message, msgtype: str) -> np.ndarray:
+    if msgtype == "sensor_msgs/msg/JointState":
+        return np.asarray(message.position, np.float32)
+    if msgtype in ("std_msgs/msg/Float32MultiArray", "std_msgs/msg/Float64MultiArray"):
+        return np.asarray(message.data, np.float32)
+    raise DatasetError(f"cannot read a vector from {msgtype}; supported: JointState, Float32/64MultiArray")
+
+
+def dataset_from_standard_bag(path: str | Path, observation_topic: str, action_topic: str,
+                              episode_gap: float = 1.0) -> Dataset:
+    last_obs, last_time = None, None
+    observations, actions, terminals = [], [], []
+    seen = set()
+    for m in read_bag(path, topics=[observation_topic, action_topic]):
+        seen.add(m.topic)
+        value = _vector(m.message, m.msgtype)
+        if m.topic == observation_topic:
+            last_obs = value
+            continue
+        if last_obs is None:
+            continue  # an action before any observation cannot be used
+        if last_time is not None and (m.timestamp_ns - last_time) * 1e-9 > episode_gap and terminals:
+            terminals[-1] = True
+        observations.append(last_obs)
+        actions.append(value)
+        terminals.append(False)
+        last_time = m.timestamp_ns
+    missing = {observation_topic, action_topic} - seen
+    if missing:
+        raise DatasetError(f"bag {path} has no messages on {sorted(missing)}")
+    if not actions:
+        raise DatasetError(f"bag {path}: no action on {action_topic} follows an observation on {observation_topic}")
+    terminals[-1] = True
+    return Dataset(np.stack(observations), np.stack(actions), np.array(terminals), metadata={"source": f"bag:{path}"})

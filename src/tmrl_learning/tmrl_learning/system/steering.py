@@ -1,0 +1,68 @@
+"""The steering actor of the actor/learner split: picks the frozen policy's inputs for each
+observation and hot-swaps its weights when the learner sends new ones."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+import torch
+
+from tmrl_learning.csp.train import read_checkpoint
+from tmrl_learning.tmrl.agent import SteeringAgent
+from tmrl_learning.tmrl.finetune import FinetuneConfig, build_agent
+
+
+def make_agent(cfg: FinetuneConfig, obs_dim: int, spec) -> SteeringAgent:
+    """The agent for a method over the policy in `cfg.checkpoint` (dimensions from the task and the
+    checkpoint): steering nodes and the learner build the same one."""
+    cfg.validate()
+    num_timesteps = 0
+    if cfg.method != "rlpd":
+        num_timesteps = int(read_checkpoint(cfg.checkpoint)["policy_config"]["num_context_timesteps"])
+    return build_agent(cfg, obs_dim, spec.action_dim, spec.context_dim, num_timesteps)
+
+
+def actor_bytes(agent: SteeringAgent) -> tuple[bytes, str]:
+    buffer = io.BytesIO()
+    torch.save(agent.actor.state_dict(), buffer)
+    payload = buffer.getvalue()
+    return payload, hashlib.sha256(payload).hexdigest()
+
+
+class Steerer:
+    def __init__(self, agent: SteeringAgent, warmup_steps: int = 0, seed: int = 0, deterministic: bool = False):
+        self.agent, self.warmup_steps, self.deterministic = agent, warmup_steps, deterministic
+        self.rng = np.random.default_rng(seed)
+        self.version, self.steps = 0, 0
+
+    def act(self, observation: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """observation (obs_dim,) -> (raw steering action y (k,), the sampler inputs it decodes to).
+        Uniformly random during warm-up, until the learner's first weights arrive."""
+        obs = np.asarray(observation, np.float32)[None]
+        if self.steps < self.warmup_steps and self.version == 0:
+            if not np.isfinite(obs).all():
+                raise ValueError("observation contains NaN or inf")
+            y = self.agent.random_actions(1, self.rng)
+        else:
+            y = self.agent.act(obs, deterministic=self.deterministic)
+        self.steps += 1
+        inputs = {k: v[0].numpy() for k, v in self.agent.decode(y).items()}
+        return y[0], inputs
+
+    def load_weights(self, version: int, payload: bytes, sha256: str) -> bool:
+        """Install actor weights; False when `version` is not newer. ValueError for a payload that
+        does not match its digest or does not fit the actor."""
+        if version <= self.version:
+            return False
+        digest = hashlib.sha256(payload).hexdigest()
+        if digest != sha256:
+            raise ValueError(f"policy update {version}: sha256 {digest[:12]} does not match {sha256[:12]}")
+        try:
+            state = torch.load(io.BytesIO(payload), weights_only=True)
+            self.agent.actor.load_state_dict(state)
+        except Exception as err:  # wrong architecture, truncated bytes
+            raise ValueError(f"policy update {version}: weights do not fit this actor ({err})") from err
+        self.version = version
+        return True

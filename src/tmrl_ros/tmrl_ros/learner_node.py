@@ -1,0 +1,117 @@
+"""learner: the replay buffer and the SAC updates of the actor/learner split, for any number of
+steering nodes. Transitions are keyed by (source, episode, step): a restarted learner resumes from
+its checkpoint and takes the transitions it missed from the steering nodes' transient-local history
+without counting any twice.
+
+    subscribes  /tmrl/transitions    tmrl_msgs/Transition
+    publishes   /tmrl/policy_update  tmrl_msgs/PolicyUpdate (transient-local: late steering nodes get it)
+                /tmrl/learner_status std_msgs/String, JSON counters (transitions, duplicates, updates...)
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import queue
+import threading
+from pathlib import Path
+
+import rclpy
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from tmrl_learning.system.learner import Learner, LearnerConfig
+from tmrl_msgs.msg import PolicyUpdate, Transition
+from tmrl_ros import qos
+from tmrl_ros.agent_params import declare_agent
+from tmrl_ros.convert import vector
+from tmrl_ros.node_main import run
+from tmrl_ros.params import declare, declare_dataclass
+
+
+class LearnerNode(Node):
+    def __init__(self) -> None:
+        super().__init__("learner")
+        cfg, _, agent = declare_agent(self)
+        learner_cfg = declare_dataclass(self, "learner", LearnerConfig())
+        self.out_dir = Path(declare(self, "out_dir", "runs/learner", "checkpoints go here; a restart resumes"))
+        offline_bag = declare(self, "offline_bag", "", "a rosbag2 of recorded transitions for the offline buffer")
+        history = declare(self, "transition_history", 10_000, "history depth asked of the steering nodes",
+                          low=1, high=10**7)
+        threads = declare(self, "threads", 1, "torch threads for the updates", low=0, high=256)
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        self.learner = Learner(agent, learner_cfg, self.out_dir)
+        if self.learner.resume():
+            self.get_logger().info(f"resumed from {self.learner.path}: {self.learner.received} transitions, "
+                                   f"{self.learner.updates} updates")
+        if offline_bag:
+            from tmrl_learning.data.from_bags import transitions_from_bag
+
+            offline = transitions_from_bag(offline_bag)
+            self.learner.set_offline(offline)
+            self.get_logger().info(f"offline buffer: {len(offline['reward'])} transitions from {offline_bag}")
+        self.inbox: queue.Queue[Transition] = queue.Queue()
+        self.update_pub = self.create_publisher(PolicyUpdate, "/tmrl/policy_update", qos.POLICY_UPDATE)
+        self.status_pub = self.create_publisher(String, "/tmrl/learner_status", qos.DECISION)
+        self.create_subscription(Transition, "/tmrl/transitions", self.inbox.put, qos.transitions(history))
+        self.create_timer(1.0, self.publish_status)
+        if self.learner.updates:
+            self.publish_weights()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.work, daemon=True)
+        self.thread.start()
+
+    def ingest(self, msg: Transition) -> None:
+        key = (msg.source, int(msg.episode_id), int(msg.step))
+        transition = {"observation": vector(msg.observation), "steering_action": vector(msg.steering_action),
+                      "reward": msg.reward, "next_observation": vector(msg.next_observation),
+                      "terminated": float(msg.terminated)}
+        try:
+            self.learner.add(key, transition)
+        except ValueError as err:
+            self.get_logger().error(f"rejected: {err}", throttle_duration_sec=2.0)
+
+    def work(self) -> None:
+        """Drain the inbox, update at the configured ratio, publish and checkpoint when due."""
+        while rclpy.ok() and not self.stopping.is_set():
+            try:
+                self.ingest(self.inbox.get(timeout=0.1))
+                while True:
+                    self.ingest(self.inbox.get_nowait())
+            except queue.Empty:
+                pass
+            for _ in range(min(self.learner.due_updates(), 8)):  # then look at the inbox again
+                self.learner.update()
+                if self.learner.should_publish():
+                    self.publish_weights()
+            if self.learner.checkpoint_due():
+                self.learner.save()
+
+    def publish_weights(self) -> None:
+        version, payload, digest = self.learner.export_actor()
+        msg = PolicyUpdate(version=version, format="torch-state-dict", sha256=digest)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.weights = array.array("B", payload)
+        self.update_pub.publish(msg)
+
+    def status(self) -> dict:
+        lr = self.learner
+        return {"transitions": lr.received, "duplicates": lr.duplicates, "rejected": lr.rejected,
+                "updates": lr.updates, "version": lr.version, "buffer": len(lr.buffer),
+                "sources": sorted({k[0] for k in lr.keys}), **{k: round(v, 4) for k, v in lr.metrics.items()}}
+
+    def publish_status(self) -> None:
+        self.status_pub.publish(String(data=json.dumps(self.status())))
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=30.0)
+        self.learner.save()  # a clean stop loses nothing either
+        self.get_logger().info(f"saved {self.learner.path}")
+
+
+def main(args: list[str] | None = None) -> None:
+    run(LearnerNode, args)

@@ -1,0 +1,97 @@
+"""sim_bridge: an OGBench (or toy) task behind the driver interface a real robot offers.
+
+    publishes  observation    tmrl_msgs/Context (raw: observation, task, goal, ids) after every reset
+                              and every executed chunk
+    action     execute_chunk  tmrl_msgs/action/ExecuteChunk: run the first `steps` actions of a chunk;
+                              one feedback per action; a cancel stops it after the current action
+    service    reset          tmrl_msgs/srv/Reset: start a new episode
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rclpy.action import ActionServer, CancelResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+
+from tmrl_learning.system.driver import SimDriver
+from tmrl_msgs.action import ExecuteChunk
+from tmrl_msgs.msg import Context
+from tmrl_msgs.srv import Reset
+from tmrl_ros import qos
+from tmrl_ros.convert import floats, observation_message, vector
+from tmrl_ros.node_main import run
+from tmrl_ros.params import declare
+
+
+class SimBridge(Node):
+    def __init__(self) -> None:
+        super().__init__("sim_bridge")
+        task = declare(self, "task", "pointmaze-large-to-giant", "simulated task (tmrl_learning.system.tasks)")
+        seed = declare(self, "seed", 0, "seed of the simulator's task draws", low=0, high=2**31 - 1)
+        self.source = declare(self, "source", "sim0", "name of this robot/sim in transitions and events")
+        self.control_period = declare(self, "control_period_s", 0.0, "wall time per action (0: as fast as "
+                                      "possible; a real robot's control period otherwise)", low=0.0, high=10.0)
+        self.driver = SimDriver(task, seed)
+        self.lock = threading.Lock()
+        group = ReentrantCallbackGroup()
+        self.publisher = self.create_publisher(Context, "observation", qos.DECISION)
+        self.create_service(Reset, "reset", self.on_reset, callback_group=group)
+        self.server = ActionServer(self, ExecuteChunk, "execute_chunk", self.on_execute, callback_group=group,
+                                   cancel_callback=lambda _: CancelResponse.ACCEPT)
+        self.executed_actions = 0
+        self.get_logger().info(f"sim bridge for {task} ({self.source}) ready")
+
+    def publish_observation(self):
+        msg = observation_message(self.driver.observation(), self.source, self.get_clock().now().to_msg())
+        self.publisher.publish(msg)
+        return msg
+
+    def on_reset(self, request: Reset.Request, response: Reset.Response) -> Reset.Response:
+        if request.task and request.task != self.driver.task.name:
+            response.success, response.message = False, f"this bridge runs {self.driver.task.name}, not {request.task}"
+            self.get_logger().warning(f"reset refused: {response.message}")
+            return response
+        with self.lock:
+            self.driver.reset(int(request.seed))
+            response.context = self.publish_observation()
+        response.success = True
+        return response
+
+    def on_execute(self, goal_handle) -> ExecuteChunk.Result:
+        goal, result = goal_handle.request, ExecuteChunk.Result()
+        with self.lock:
+            try:
+                chunk = self.driver.check_chunk(vector(goal.chunk.data), goal.chunk.horizon, goal.chunk.action_dim,
+                                                goal.steps)
+                self.driver.check_decision_point(goal.episode_id, goal.step)
+            except ValueError as err:
+                self.get_logger().warning(f"chunk refused: {err}", throttle_duration_sec=2.0)
+                result.accepted, result.message = False, str(err)
+                goal_handle.abort()
+                return result
+
+            def on_step(k: int, reward: float, success: bool) -> None:
+                goal_handle.publish_feedback(ExecuteChunk.Feedback(step=k, reward=reward, success=success))
+                self.executed_actions += 1
+                if self.control_period:
+                    time.sleep(self.control_period)
+
+            outcome = self.driver.execute(chunk, goal.steps, should_stop=lambda: goal_handle.is_cancel_requested,
+                                          on_step=on_step)
+            result.context = self.publish_observation()
+        result.accepted = True
+        result.executed_steps, result.reward = outcome.executed, outcome.reward
+        result.terminated, result.truncated, result.success = outcome.terminated, outcome.truncated, outcome.success
+        result.observations = floats(outcome.observations)
+        if goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.succeed()
+        return result
+
+
+def main(args: list[str] | None = None) -> None:
+    run(SimBridge, args)

@@ -1,0 +1,201 @@
+"""steering: the TMRL actor. For each new context of its robot it picks the frozen policy's inputs,
+gets a chunk from the policy server, has the driver execute it, and sends the transition to the
+learner; new actor weights from the learner are swapped in between two decisions.
+
+    subscribes  tmrl/context          tmrl_msgs/Context (from perception)
+                /tmrl/policy_update   tmrl_msgs/PolicyUpdate (from the learner, transient-local)
+    publishes   tmrl/noise            std_msgs/Float32MultiArray: the action noise w chosen
+                tmrl/timestep         std_msgs/Float32: the context timestep t chosen
+                tmrl/steering         tmrl_msgs/SteeringCommand: everything chosen
+                /tmrl/transitions     tmrl_msgs/Transition (transient-local history for a restarted learner)
+    calls       /tmrl/sample_chunk    tmrl_msgs/action/SampleChunk (policy_server)
+                execute_chunk         tmrl_msgs/action/ExecuteChunk (the driver)
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import rclpy
+from rclpy.action import ActionClient
+from rclpy.node import Node
+from std_msgs.msg import Float32, Float32MultiArray
+
+from tmrl_learning.system.steering import Steerer
+from tmrl_msgs.action import ExecuteChunk, SampleChunk
+from tmrl_msgs.msg import ActionChunk, Context, PolicyUpdate, SteeringCommand, Transition
+from tmrl_ros import qos
+from tmrl_ros.agent_params import declare_agent
+from tmrl_ros.convert import chunk_message, floats, guidance, vector
+from tmrl_ros.node_main import run
+from tmrl_ros.params import declare
+
+
+def is_newer(ctx: Context | None, acted: tuple[int, int] | None) -> bool:
+    """Whether `ctx` is a decision point after the one last acted on: a later step of the same
+    episode, a later episode, or the start of any other one (a restarted driver counts from 0)."""
+    if ctx is None or acted is None:
+        return ctx is not None
+    episode, step = acted
+    if ctx.episode_id == episode:
+        return ctx.step > step
+    return ctx.episode_id > episode or ctx.step == 0
+
+
+class SteeringNode(Node):
+    def __init__(self) -> None:
+        super().__init__("steering")
+        self.cfg, self.task, agent = declare_agent(self)
+        self.source = declare(self, "source", "sim0", "the robot/sim this node steers (its contexts' source)")
+        self.execute = declare(self, "execute", 5, "actions executed per chunk (0: the whole chunk)", low=0,
+                               high=10_000)
+        warmup = declare(self, "warmup_steps", 200, "uniformly random steering actions until the first "
+                         "weights arrive, for this many macro-steps", low=0, high=10**9)
+        deterministic = declare(self, "deterministic", False, "act with the actor's mean (evaluation)")
+        history = declare(self, "transition_history", 10_000, "transitions kept for a learner that "
+                          "(re)joins late", low=1, high=10**7)
+        self.timeout = declare(self, "server_timeout_s", 10.0, "how long to wait for the policy server and the "
+                               "driver", low=0.1, high=3600.0)
+        self.steerer = Steerer(agent, warmup, seed=self.cfg.seed, deterministic=deterministic)
+        self.num_timesteps = agent.cfg.t_max if "timestep" in agent.cfg.heads else 0
+        self.lock = threading.Lock()
+        self.context_ready = threading.Condition()
+        self.latest: Context | None = None
+        self.create_subscription(Context, "tmrl/context", self.on_context, qos.DECISION)
+        self.create_subscription(PolicyUpdate, "/tmrl/policy_update", self.on_update, qos.POLICY_UPDATE)
+        self.noise_pub = self.create_publisher(Float32MultiArray, "tmrl/noise", qos.COMMAND)
+        self.timestep_pub = self.create_publisher(Float32, "tmrl/timestep", qos.COMMAND)
+        self.command_pub = self.create_publisher(SteeringCommand, "tmrl/steering", qos.COMMAND)
+        self.transition_pub = self.create_publisher(Transition, "/tmrl/transitions", qos.transitions(history))
+        self.sampler = ActionClient(self, SampleChunk, "/tmrl/sample_chunk")
+        self.driver = ActionClient(self, ExecuteChunk, "execute_chunk")
+        self.active_goal = None
+        self.sent = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    # ---- inputs --------------------------------------------------------------------------------------
+    def on_context(self, msg: Context) -> None:
+        if msg.source != self.source:
+            return
+        with self.context_ready:
+            self.latest = msg
+            self.context_ready.notify_all()
+
+    def on_update(self, msg: PolicyUpdate) -> None:
+        if msg.format != "torch-state-dict":
+            self.get_logger().error(f"ignored policy update {msg.version}: format {msg.format!r} is not supported")
+            return
+        try:
+            with self.lock:
+                swapped = self.steerer.load_weights(int(msg.version), bytes(msg.weights), msg.sha256)
+        except ValueError as err:
+            self.get_logger().error(str(err))
+            return
+        if swapped:
+            self.get_logger().info(f"actor weights version {msg.version}", throttle_duration_sec=10.0)
+
+    # ---- the control loop --------------------------------------------------------------------------
+    def next_context(self, acted: tuple[int, int] | None) -> Context | None:
+        with self.context_ready:
+            if not self.context_ready.wait_for(lambda: is_newer(self.latest, acted), timeout=0.5):
+                return None
+            return self.latest
+
+    def call(self, client: ActionClient, goal, what: str):
+        """Send a goal and wait for its result; None (logged) when it does not come in time."""
+        if not client.wait_for_server(timeout_sec=self.timeout):
+            self.get_logger().warning(f"{what}: no server", throttle_duration_sec=5.0)
+            return None
+        done = threading.Event()
+        future = client.send_goal_async(goal)
+        future.add_done_callback(lambda _: done.set())
+        if not done.wait(self.timeout) or not future.result().accepted:
+            self.get_logger().warning(f"{what}: goal not accepted in time", throttle_duration_sec=5.0)
+            return None
+        handle, done = future.result(), threading.Event()
+        self.active_goal = handle
+        result = handle.get_result_async()
+        result.add_done_callback(lambda _: done.set())
+        finished = done.wait(self.timeout)
+        self.active_goal = None
+        if not finished:
+            self.get_logger().warning(f"{what}: no result in time", throttle_duration_sec=5.0)
+            return None
+        return result.result().result
+
+    def loop(self) -> None:
+        acted = None
+        while rclpy.ok() and not self.stopping.is_set():
+            ctx = self.next_context(acted)
+            if ctx is None:
+                continue
+            try:
+                with self.lock:
+                    y, inputs = self.steerer.act(vector(ctx.observation))
+            except ValueError as err:
+                self.get_logger().error(f"cannot act on {ctx.episode_id}/{ctx.step}: {err}")
+                acted = (ctx.episode_id, ctx.step)
+                continue
+            command = self.publish_command(inputs)
+            chunk = self.make_chunk(ctx, command, inputs)
+            if chunk is None:
+                self.stopping.wait(0.5)
+                continue
+            outcome = self.call(self.driver, ExecuteChunk.Goal(chunk=chunk, steps=self.execute, episode_id=ctx.episode_id,
+                                                         step=ctx.step), "execute_chunk")
+            acted = (ctx.episode_id, ctx.step)
+            if outcome is None or not outcome.accepted:
+                if outcome is not None:
+                    self.get_logger().warning(f"driver refused the chunk: {outcome.message}", throttle_duration_sec=5.0)
+                continue
+            self.publish_transition(ctx, y, chunk, outcome)
+            if outcome.terminated or outcome.truncated:  # the driver's final observation is no decision point
+                acted = (ctx.episode_id, ctx.step + 1)
+
+    def publish_command(self, inputs: dict) -> SteeringCommand:
+        command = SteeringCommand(context_timestep=int(inputs.get("timestep", 0)),
+                                  num_context_timesteps=self.num_timesteps + 1, guidance_weight=guidance(inputs))
+        command.header.stamp = self.get_clock().now().to_msg()
+        command.action_noise = floats(inputs.get("noise", np.zeros(0)))
+        command.context_noise = floats(inputs.get("context_noise", np.zeros(0)))
+        self.noise_pub.publish(Float32MultiArray(data=command.action_noise))
+        self.timestep_pub.publish(Float32(data=float(command.context_timestep)))
+        self.command_pub.publish(command)
+        return command
+
+    def make_chunk(self, ctx: Context, command: SteeringCommand, inputs: dict) -> ActionChunk | None:
+        if "action" in inputs:  # rlpd acts in action space: a one-action chunk, no policy
+            return chunk_message(np.asarray(inputs["action"])[None], 0, self.steerer.version,
+                                 self.get_clock().now().to_msg())
+        result = self.call(self.sampler, SampleChunk.Goal(context=ctx, steering=command), "sample_chunk")
+        if result is None:
+            return None
+        if not result.accepted:
+            self.get_logger().error(f"policy server refused: {result.message}", throttle_duration_sec=5.0)
+            return None
+        return result.chunk
+
+    def publish_transition(self, ctx: Context, y: np.ndarray, chunk: ActionChunk, outcome) -> None:
+        msg = Transition(source=self.source, episode_id=ctx.episode_id, step=ctx.step, chunk=chunk,
+                         executed_steps=outcome.executed_steps, reward=outcome.reward,
+                         terminated=outcome.terminated, truncated=outcome.truncated)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.observation, msg.steering_action = ctx.observation, floats(y)
+        msg.step_observations, msg.next_observation = outcome.observations, outcome.context.observation
+        self.transition_pub.publish(msg)
+        self.sent += 1
+
+    def close(self) -> None:
+        """Stop deciding and cancel a chunk still executing, so the robot stops with us."""
+        self.stopping.set()
+        handle = self.active_goal
+        if handle is not None:
+            handle.cancel_goal_async()
+        self.thread.join(timeout=2.0)
+
+
+def main(args: list[str] | None = None) -> None:
+    run(SteeringNode, args)
