@@ -144,8 +144,8 @@ class SteeringNode(Node):
             if chunk is None:
                 self.stopping.wait(0.5)
                 continue
-            outcome = self.call(self.driver, ExecuteChunk.Goal(chunk=chunk, steps=self.execute, episode_id=ctx.episode_id,
-                                                         step=ctx.step), "execute_chunk")
+            goal = ExecuteChunk.Goal(chunk=chunk, steps=self.execute, episode_id=ctx.episode_id, step=ctx.step)
+            outcome = self.call(self.driver, goal, "execute_chunk")
             acted = (ctx.episode_id, ctx.step)
             if outcome is None or not outcome.accepted:
                 if outcome is not None:
