@@ -147,7 +147,7 @@ class SteeringAgent:
         self.alpha_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.alpha_opt.step()
-        return {f"alpha/{k}": float(v) for k, v in self.alphas().items()} | \
+        return {f"alpha/{k}": float(v.detach()) for k, v in self.alphas().items()} | \
             {f"entropy/{k}": float(-logp[k].mean()) for k in logp}
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:

@@ -1,0 +1,228 @@
+"""The node logic without ROS: driver, perception, policy service, steering, episodes, learner, bags."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tmrl_learning.bags import BagWriter, tmrl_typestore
+from tmrl_learning.data.dataset import DatasetError
+from tmrl_learning.data.from_bags import dataset_from_standard_bag, dataset_from_transitions_bag, transitions_from_bag
+from tmrl_learning.data.toy import LineWorldSpec, save_lineworld_checkpoint
+from tmrl_learning.system.driver import SimDriver
+from tmrl_learning.system.episodes import FAILED, STARTED, SUCCEEDED, TIMED_OUT, EpisodeBook
+from tmrl_learning.system.learner import Learner, LearnerConfig
+from tmrl_learning.system.perception import Perception
+from tmrl_learning.system.policy_service import ChunkRequest, PolicyService, RequestError
+from tmrl_learning.system.steering import Steerer, make_agent
+from tmrl_learning.system.tasks import sim_task
+from tmrl_learning.tmrl.agent import AgentConfig
+from tmrl_learning.tmrl.finetune import FinetuneConfig
+
+SMALL_AGENT = dict(hidden=32, actor_layers=2, critic_layers=2, critics=2, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return save_lineworld_checkpoint(tmp_path_factory.mktemp("policy") / "checkpoint.pt", steps=50)
+
+
+def agent_for(checkpoint, seed=0):
+    cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint=str(checkpoint), seed=seed,
+                         agent=AgentConfig(**SMALL_AGENT))
+    task = sim_task("lineworld")
+    return make_agent(cfg, task.obs_dim, task.spec)
+
+
+def test_driver_executes_chunks_and_refuses_stale_or_malformed_ones():
+    driver = SimDriver("lineworld", seed=0)
+    first = driver.reset(seed=3)
+    assert (first.episode_id, first.step, first.task) == (0, 0, "lineworld")
+    chunk = driver.check_chunk(np.full(2, -0.5), horizon=2, action_dim=1, steps=0)
+    driver.check_decision_point(0, 0)
+    outcome = driver.execute(chunk)
+    assert outcome.executed == 2 and outcome.observations.shape == (2, 2)
+    assert outcome.observations[0][0] == pytest.approx(first.observation[0])
+    assert outcome.observation.step == 1 and outcome.reward == -2.0
+    with pytest.raises(ValueError, match="stale chunk: made for episode 0 step 0"):
+        driver.check_decision_point(0, 0)
+    with pytest.raises(ValueError, match="NaN"):
+        driver.check_chunk(np.array([0.0, np.nan]), 2, 1, 0)
+    with pytest.raises(ValueError, match="3 values, expected horizon 2 x 1"):
+        driver.check_chunk(np.zeros(3), 2, 1, 0)
+    with pytest.raises(ValueError, match="2-D, task lineworld needs 1-D"):
+        driver.check_chunk(np.zeros(4), 2, 2, 0)
+    # Two more steps left reach x <= -0.6: success ends the episode, and the driver wants a reset.
+    outcome = driver.execute(chunk)
+    assert outcome.terminated and outcome.success
+    with pytest.raises(ValueError, match="episode has ended"):
+        driver.check_decision_point(0, 2)
+    assert driver.reset().episode_id == 1
+    with pytest.raises(KeyError, match="unknown task 'nope'"):
+        SimDriver("nope")
+
+
+def test_driver_stops_a_chunk_when_asked():
+    driver = SimDriver("lineworld")
+    driver.reset()
+    calls = []
+    outcome = driver.execute(np.zeros((2, 1)), should_stop=lambda: True, on_step=lambda *a: calls.append(a))
+    assert outcome.executed == 1 and len(calls) == 1
+
+
+def test_perception_names_bad_observations():
+    perception = Perception(LineWorldSpec(), 2)
+    obs, context, proprio = perception([0.5, 1.0])
+    assert context.tolist() == [1.0] and proprio.shape == (0,)
+    with pytest.raises(ValueError, match="3 values, task lineworld expects 2"):
+        perception([0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="NaN"):
+        perception([math.nan, 1.0])
+
+
+def test_policy_service_is_deterministic_and_refuses_with_reasons(checkpoint):
+    service = PolicyService(str(checkpoint), threads=1)
+    good = ChunkRequest(context=np.ones(1), proprio=np.zeros(0), action_noise=np.array([0.3]), context_timestep=7,
+                        context_noise=np.array([-0.5]))
+    a, latency = service.sample(good)
+    b, _ = service.sample(good)
+    assert a.shape == (2, 1) and latency > 0 and np.array_equal(a, b)
+    bad = {
+        "context has 2 values, expected 1": dict(context=np.ones(2)),
+        "context contains NaN": dict(context=np.array([np.nan])),
+        "action_noise has 3 values, expected 0 or 1 or 2": dict(action_noise=np.zeros(3)),
+        "context_timestep 21 outside": dict(context_timestep=21),
+        "already noised": dict(context_is_noised=True),
+    }
+    for reason, change in bad.items():
+        with pytest.raises(RequestError, match=reason):
+            service.sample(ChunkRequest(**{**good.__dict__, **change}))
+    with pytest.raises(FileNotFoundError, match="no policy checkpoint"):
+        PolicyService("/nonexistent/checkpoint.pt")
+
+
+def test_episode_book_events_and_its_own_time_limit():
+    book = EpisodeBook(max_steps=3)
+    kinds = [e.kind for e in book.on_transition("a", 0, 0, -1.0, False, False, False)]
+    assert kinds == [STARTED]
+    assert [e.kind for e in book.on_transition("a", 0, 1, 0.0, True, False, True)] == [SUCCEEDED]
+    assert book.on_transition("a", 0, 2, 0.0, False, False, False) == []  # late, episode closed
+    events = [book.on_transition("a", 1, k, -1.0, False, False, False) for k in range(3)]
+    assert events[-1][-1].kind == TIMED_OUT and "limit of 3" in events[-1][-1].reason
+    assert [e.kind for e in book.on_transition("b", 0, 0, -1.0, True, False, False)] == [STARTED, FAILED]
+    assert book.success_rate() == pytest.approx(1 / 3)
+
+
+def test_steerer_warms_up_swaps_weights_and_checks_them(checkpoint):
+    agent, other = agent_for(checkpoint, seed=0), agent_for(checkpoint, seed=1)
+    steerer = Steerer(agent, warmup_steps=2, seed=0, deterministic=True)
+    obs = np.array([0.0, 1.0], np.float32)
+    y1, inputs = steerer.act(obs)
+    assert set(inputs) == {"noise", "timestep", "context_noise"} and 0 <= inputs["timestep"] <= 20
+    steerer.act(obs)
+    y3, _ = steerer.act(obs)
+    assert np.allclose(y3, agent.act(obs[None], deterministic=True)[0])  # warm-up over: the actor acts
+    learner = Learner(other, LearnerConfig())
+    version, payload, digest = learner.export_actor()
+    with pytest.raises(ValueError, match="sha256"):
+        steerer.load_weights(version, payload, "0" * 64)
+    assert steerer.load_weights(version, payload, digest)
+    assert np.allclose(steerer.act(obs)[0], other.act(obs[None], deterministic=True)[0])
+    assert not steerer.load_weights(version, payload, digest)  # not newer: ignored
+    with pytest.raises(ValueError, match="do not fit"):
+        steerer.load_weights(version + 1, b"garbage", __import__("hashlib").sha256(b"garbage").hexdigest())
+
+
+def _transition(rng, obs_dim=2, k=3):
+    return {"observation": rng.normal(size=obs_dim), "steering_action": rng.uniform(-1, 1, k), "reward": -1.0,
+            "next_observation": rng.normal(size=obs_dim), "terminated": 0.0}
+
+
+def test_learner_dedupes_updates_and_resumes_exactly(checkpoint, tmp_path):
+    rng = np.random.default_rng(0)
+    cfg = LearnerConfig(warmup_transitions=20, updates_per_transition=0.5, checkpoint_every=10, publish_every=3)
+    learner = Learner(agent_for(checkpoint), cfg, tmp_path)
+    data = [_transition(rng) for _ in range(40)]
+    for i, t in enumerate(data):
+        assert learner.add(("sim0", 0, i), t)
+    assert not learner.add(("sim0", 0, 5), data[5]) and learner.duplicates == 1
+    with pytest.raises(ValueError, match="NaN"):
+        learner.add(("sim0", 0, 99), {**data[0], "reward": math.nan})
+    assert learner.received == 40 and learner.due_updates() == 10
+    for _ in range(4):
+        learner.update()
+    assert learner.should_publish() is False and learner.due_updates() == 6
+    learner.save()
+    saved_rng = torch.get_rng_state()  # the agent's construction below reseeds torch
+
+    resumed = Learner(agent_for(checkpoint, seed=5), cfg, tmp_path)
+    assert resumed.resume()
+    assert resumed.keys == learner.keys and resumed.received == 40 and resumed.updates == 4
+    assert not resumed.add(("sim0", 0, 3), data[3])  # a resent transition is recognised after a restart
+    for key in learner.buffer.data:
+        assert np.array_equal(resumed.buffer.data[key][:40], learner.buffer.data[key][:40])
+    torch.set_rng_state(saved_rng)
+    a = learner.update()
+    torch.set_rng_state(saved_rng)
+    b = resumed.update()  # same state, same RNG: the same update
+    assert a == pytest.approx(b)
+    for p, q in zip(learner.agent.actor.parameters(), resumed.agent.actor.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def _write_transitions_bag(path, episodes=2, steps=3):
+    store = tmrl_typestore()
+    Transition = store.types["tmrl_msgs/msg/Transition"]
+    ActionChunk = store.types["tmrl_msgs/msg/ActionChunk"]
+    Header = store.types["std_msgs/msg/Header"]
+    Time = store.types["builtin_interfaces/msg/Time"]
+    f32 = lambda *v: np.array(v, np.float32)  # noqa: E731
+    n = 0
+    with BagWriter(path, "mcap", store) as writer:
+        for ep in range(episodes):
+            for k in range(steps):
+                x = float(10 * ep + k)
+                chunk = ActionChunk(Header(Time(0, 0), ""), 2, 1, f32(x + 0.1, x + 0.2), 0, 0)
+                msg = Transition(Header(Time(0, 0), ""), "sim0", ep, k, f32(x, 1.0), f32(0.5, 0.5, 0.5), chunk, 2,
+                                 f32(x, 1.0, x + 0.5, 1.0), -1.0, f32(x + 1, 1.0), k == steps - 1, False)
+                for _ in range(1 + (k == 1)):  # one transition recorded twice: read once
+                    writer.write("/tmrl/transitions", "tmrl_msgs/msg/Transition", n, msg)
+                    n += 1
+
+
+def test_recorded_transitions_feed_offline_buffers_and_pretraining(tmp_path):
+    _write_transitions_bag(tmp_path / "bag")
+    offline = transitions_from_bag(tmp_path / "bag")
+    assert offline["observation"].shape == (6, 2) and offline["terminated"].tolist() == [0, 0, 1, 0, 0, 1]
+    dataset = dataset_from_transitions_bag(tmp_path / "bag")
+    assert dataset.observations.shape == (12, 2) and dataset.num_episodes == 2
+    assert dataset.actions[:2, 0] == pytest.approx([0.1, 0.2])
+    assert dataset.observations[1, 0] == pytest.approx(0.5)
+
+
+def test_standard_type_bag_becomes_a_dataset(tmp_path):
+    store = tmrl_typestore()
+    JointState = store.types["sensor_msgs/msg/JointState"]
+    Float32MultiArray = store.types["std_msgs/msg/Float32MultiArray"]
+    MultiArrayLayout = store.types["std_msgs/msg/MultiArrayLayout"]
+    Header = store.types["std_msgs/msg/Header"]
+    Time = store.types["builtin_interfaces/msg/Time"]
+    empty = np.zeros(0)
+    with BagWriter(tmp_path / "demo", "sqlite3", store) as writer:
+        t = 0
+        for episode in range(2):
+            for k in range(5):
+                t += 100_000_000  # 10 Hz
+                js = JointState(Header(Time(0, 0), ""), ["j0", "j1"], np.array([episode, k], float), empty, empty)
+                writer.write("/joint_states", "sensor_msgs/msg/JointState", t, js)
+                cmd = Float32MultiArray(MultiArrayLayout([], 0), np.array([k * 0.1], np.float32))
+                writer.write("/cmd", "std_msgs/msg/Float32MultiArray", t + 1, cmd)
+            t += 5_000_000_000  # a pause: a new episode
+    dataset = dataset_from_standard_bag(tmp_path / "demo", "/joint_states", "/cmd")
+    assert dataset.observations.shape == (10, 2) and dataset.num_episodes == 2
+    assert dataset.observations[7].tolist() == [1.0, 2.0] and dataset.actions[7, 0] == pytest.approx(0.2)
+    with pytest.raises(DatasetError, match="no messages on"):
+        dataset_from_standard_bag(tmp_path / "demo", "/joint_states", "/missing")
