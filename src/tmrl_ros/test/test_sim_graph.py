@@ -1,0 +1,79 @@
+"""The simulated fine-tuning graph, every node a separate process over DDS, started from the same
+description the launch file uses: it learns LineWorld from a pre-trained CSP checkpoint, a user's
+subscriber sees /tmrl/timestep and /tmrl/noise move, and its recording trains offline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from graph_fixtures import Watcher, lineworld_params
+
+from tmrl_learning.csp.train import load_policy
+from tmrl_learning.data.from_bags import dataset_from_transitions_bag, transitions_from_bag
+from tmrl_learning.data.toy import LineWorld, LineWorldSpec, save_lineworld_checkpoint
+from tmrl_learning.tmrl.replay import ReplayBuffer
+from tmrl_ros.graph import recorder_graph, sim_finetune_graph
+from tmrl_ros.processes import GraphProcesses
+
+from ros_helpers import spin_until
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[3]
+
+
+def pretrained_success(checkpoint, episodes: int = 16) -> float:
+    """The frozen policy alone (clean context, random action noise), in process."""
+    policy, _ = load_policy(checkpoint)
+    torch.manual_seed(0)
+    wins = 0
+    for i in range(episodes):
+        env = LineWorld(seed=500 + i)
+        obs, done = env.reset(), False
+        while not done:
+            context, _ = LineWorldSpec().from_env_observation(obs)
+            chunk = policy.sample(torch.from_numpy(context)[None])[0].numpy()
+            result = env.step_chunk(chunk, 2)
+            obs, done = result.observation, result.terminated or result.truncated
+        wins += result.success
+    return wins / episodes
+
+
+def test_sim_graph_learns_and_its_recording_trains_offline(node, tmp_path):
+    checkpoint = save_lineworld_checkpoint(tmp_path / "csp.pt")
+    before = pretrained_success(checkpoint)
+    specs = sim_finetune_graph("lineworld", str(checkpoint), tmp_path / "run", params_file=lineworld_params(tmp_path))
+    specs += recorder_graph(tmp_path / "bags", bag_name="run")
+    watcher = Watcher(node)
+    graph = GraphProcesses(specs, tmp_path / "logs")
+    with graph:
+        learned = spin_until(node, lambda: watcher.recent_success(20) >= 0.8 or bool(graph.dead()), 300.0)
+        assert not graph.dead(), graph.logs()
+    assert learned, f"recent success {watcher.recent_success(20):.2f} after {len(watcher.episodes)} episodes\n" \
+                    + graph.logs()
+    assert before <= 0.2, f"the pre-trained policy alone should fail LineWorld, got {before}"
+    assert len(set(watcher.timesteps)) >= 5, "the chosen context timestep should vary"
+    assert len(set(watcher.noise)) >= 10 and all(len(n) == 1 for n in watcher.noise)
+
+    # The recording: every transition the graph made, readable by the offline tools.
+    bag = tmp_path / "bags" / "run"
+    offline = transitions_from_bag(bag)
+    assert len(offline["reward"]) >= 0.9 * len(watcher.transition_keys) and offline["observation"].shape[1] == 2
+    buffer = ReplayBuffer(2, 3, 100)
+    buffer.set_offline(**offline)
+    buffer.add(**{k: v[:10] for k, v in offline.items()})
+    assert buffer.sample(64, np.random.default_rng(0), offline_fraction=0.5)["reward"].shape == (64,)
+    dataset = dataset_from_transitions_bag(bag)
+    assert dataset.num_episodes >= len(watcher.episodes) - 2 and dataset.actions.shape[1] == 1
+    out = tmp_path / "from_bag"
+    cli = subprocess.run([sys.executable, "-m", "tmrl_learning.cli", "pretrain", "--config", str(REPO / "config" / "pointmaze.yaml"),
+                          "--set", "task=lineworld", "--set", "policy.model.hidden=32", "--set", "policy.model.embed=32",
+                          "--set", "eval_every=0", "--steps", "20", "--bag", str(bag), "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    policy, cfg = load_policy(out / "checkpoint.pt")
+    assert cfg.dataset_bag == str(bag) and policy.cfg.model.context_dim == 1
