@@ -70,10 +70,11 @@ def test_sim_graph_learns_and_its_recording_trains_offline(node, tmp_path):
     dataset = dataset_from_transitions_bag(bag)
     assert dataset.num_episodes >= len(watcher.episodes) - 2 and dataset.actions.shape[1] == 1
     out = tmp_path / "from_bag"
-    cli = subprocess.run([sys.executable, "-m", "tmrl_learning.cli", "pretrain", "--config", str(REPO / "config" / "pointmaze.yaml"),
-                          "--set", "task=lineworld", "--set", "policy.model.hidden=32", "--set", "policy.model.embed=32",
-                          "--set", "eval_every=0", "--steps", "20", "--bag", str(bag), "--out", str(out)],
-                         capture_output=True, text=True, timeout=300)
+    args = ["pretrain", "--config", str(REPO / "config" / "pointmaze.yaml"), "--set", "task=lineworld",
+            "--set", "policy.model.hidden=32", "--set", "policy.model.embed=32", "--set", "eval_every=0",
+            "--steps", "20", "--bag", str(bag), "--out", str(out)]
+    cli = subprocess.run([sys.executable, "-m", "tmrl_learning.cli", *args], capture_output=True, text=True,
+                         timeout=300)
     assert cli.returncode == 0, cli.stdout + cli.stderr
     policy, cfg = load_policy(out / "checkpoint.pt")
     assert cfg.dataset_bag == str(bag) and policy.cfg.model.context_dim == 1
