@@ -1,0 +1,113 @@
+"""Faults in the sim graph: a learner crash loses no transition, a killed steering node stops the
+robot, malformed input is refused with a reason while every node keeps running, and a node that
+cannot start says why."""
+
+from __future__ import annotations
+
+import math
+import signal
+
+import pytest
+from graph_fixtures import Watcher, lineworld_params
+from rclpy.action import ActionClient
+
+from tmrl_learning.data.toy import save_lineworld_checkpoint
+from tmrl_msgs.action import ExecuteChunk, SampleChunk
+from tmrl_msgs.msg import ActionChunk, Context, SteeringCommand, Transition
+from tmrl_ros import qos
+from tmrl_ros.graph import NodeSpec, sim_finetune_graph
+from tmrl_ros.processes import GraphProcesses, start, stop
+
+from ros_helpers import spin_until
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return save_lineworld_checkpoint(tmp_path_factory.mktemp("policy") / "csp.pt")
+
+
+def test_learner_crash_loses_nothing_and_killed_steering_stops_the_robot(node, tmp_path, checkpoint):
+    specs = sim_finetune_graph("lineworld", str(checkpoint), tmp_path / "run", params_file=lineworld_params(tmp_path))
+    watcher = Watcher(node)
+    graph = GraphProcesses(specs, tmp_path / "logs")
+    with graph:
+        assert spin_until(node, lambda: watcher.status.get("transitions", 0) >= 120, 120.0), graph.logs()
+        graph.kill("learner")  # SIGKILL: no chance to save
+        crashed_at = len(watcher.transition_keys)
+        spin_until(node, lambda: len(watcher.transition_keys) >= crashed_at + 60, 30.0)  # the robot goes on
+        watcher.status = {}
+        graph.start("learner")
+        assert spin_until(node, lambda: watcher.status.get("duplicates", 0) > 0, 60.0), graph.log("learner")
+        assert "resumed from" in graph.log("learner")
+
+        graph.kill("steering")
+        spin_until(node, lambda: False, 2.0)  # deadline: one chunk (2 actions) in flight at most
+        observations = watcher.observations
+        spin_until(node, lambda: False, 3.0)
+        assert watcher.observations == observations, "the driver kept moving after steering died"
+
+        sent = len(watcher.transition_keys)
+        assert spin_until(node, lambda: watcher.status.get("transitions") == sent, 30.0), (watcher.status, sent)
+        assert sent >= crashed_at + 60 and watcher.status["rejected"] == 0
+        assert not {k: v for k, v in graph.dead().items() if k != "steering"}, graph.logs()
+
+
+def _action(node, client: ActionClient, goal):
+    assert client.wait_for_server(timeout_sec=30.0)
+    sent = client.send_goal_async(goal)
+    assert spin_until(node, sent.done, 20.0)
+    result = sent.result().get_result_async()
+    assert spin_until(node, result.done, 20.0)
+    return result.result().result
+
+
+def test_malformed_input_is_refused_with_a_reason_and_nodes_keep_running(node, tmp_path, checkpoint):
+    specs = [s for s in sim_finetune_graph("lineworld", str(checkpoint), tmp_path / "run",
+                                           params_file=lineworld_params(tmp_path))
+             if s.name in ("policy_server", "learner", "sim_bridge", "perception")]
+    watcher = Watcher(node)
+    sampler = ActionClient(node, SampleChunk, "/tmrl/sample_chunk")
+    executor = ActionClient(node, ExecuteChunk, "/execute_chunk")
+    observations = node.create_publisher(Context, "/observation", qos.DECISION)
+    transitions = node.create_publisher(Transition, "/tmrl/transitions", qos.transitions(10))
+    with GraphProcesses(specs, tmp_path / "logs") as graph:
+        good = Context(source="sim0", context=[1.0])
+        steer = SteeringCommand(action_noise=[0.2], context_timestep=5, guidance_weight=math.nan)
+        result = _action(node, sampler, SampleChunk.Goal(context=Context(context=[1.0, 2.0, 3.0]), steering=steer))
+        assert not result.accepted and "context has 3 values, expected 1" in result.message
+        result = _action(node, sampler, SampleChunk.Goal(context=good, steering=SteeringCommand(
+            action_noise=[math.nan], guidance_weight=math.nan)))
+        assert not result.accepted and "NaN" in result.message
+        result = _action(node, sampler, SampleChunk.Goal(context=good, steering=steer))
+        assert result.accepted and len(result.chunk.data) == 2 and result.latency_ms > 0  # still serving
+
+        chunk = ActionChunk(horizon=2, action_dim=1, data=[0.1, math.nan])
+        result = _action(node, executor, ExecuteChunk.Goal(chunk=chunk))
+        assert not result.accepted and ("NaN" in result.message or "episode has ended" in result.message)
+
+        observations.publish(Context(source="sim0", observation=[0.0, 1.0, 2.0]))  # 3 values, lineworld has 2
+        transitions.publish(Transition(source="x", observation=[math.nan, 0.0], steering_action=[0.0] * 3,
+                                       next_observation=[0.0, 0.0]))
+        transitions.publish(Transition(source="x", step=1, observation=[0.0], steering_action=[0.0] * 3,
+                                       next_observation=[0.0, 0.0]))
+        assert spin_until(node, lambda: watcher.status.get("rejected") == 2, 20.0), watcher.status
+        spin_until(node, lambda: "dropped observation" in graph.log("perception"), 10.0)
+        assert "3 values, task lineworld expects 2" in graph.log("perception")
+        assert "transition ('x', 0, 0): transition field 'observation' contains NaN" in graph.log("learner")
+        assert not graph.dead(), graph.logs()
+
+
+@pytest.mark.parametrize(("executable", "parameters", "reason"), [
+    ("policy_server", {"checkpoint": "/nonexistent/csp.pt"}, "no policy checkpoint at /nonexistent/csp.pt"),
+    ("sim_bridge", {"task": "no-such-task"}, "unknown task 'no-such-task'"),
+])
+def test_a_node_that_cannot_start_says_why(tmp_path, executable, parameters, reason):
+    proc = start(NodeSpec(executable, executable, parameters=parameters).command(), tmp_path / "node.log")
+    try:
+        proc.wait(60)
+    finally:
+        stop(proc, signal.SIGKILL)
+    log = (tmp_path / "node.log").read_text()
+    assert proc.returncode == 2 and reason in log and "Traceback" not in log, log
