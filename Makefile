@@ -4,9 +4,9 @@
 setup:
 	bash scripts/setup.sh
 
-# Main job: a short end-to-end fine-tuning run on the default simulated task.
+# Main job: a short end-to-end fine-tuning run on the default simulated task, through the ROS 2 graph.
 demo: setup
-	bash scripts/run.sh tmrl demo
+	bash scripts/run.sh python -m tmrl_ros.sim_demo
 
 # The test suite (lint, then pytest over the ROS and non-ROS tests).
 test: setup

@@ -39,5 +39,6 @@ setup(
     zip_safe=True,
     description="tmrl ROS 2 nodes",
     license="Apache-2.0",
-    entry_points={"console_scripts": [f"{name} = {target}" for name, target in NODES.items()]},
+    entry_points={"console_scripts": [f"{name} = {target}" for name, target in NODES.items()]
+                  + ["tmrl_sim_demo = tmrl_ros.sim_demo:main"]},
 )

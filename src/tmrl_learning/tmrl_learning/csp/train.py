@@ -210,7 +210,7 @@ def pretrain(cfg: PretrainConfig, out: Path, resume: bool = True, progress: bool
         step += 1
         bar.update(1)
         if step % 100 == 0 or step == cfg.steps:
-            entry = {"step": step, "loss": float(loss), "grad_norm": float(grad_norm),
+            entry = {"step": step, "loss": float(loss.detach()), "grad_norm": float(grad_norm),
                      "seconds": round(time.perf_counter() - start, 1)}
             log.append(entry)
             bar.set_postfix(loss=f"{entry['loss']:.4f}")

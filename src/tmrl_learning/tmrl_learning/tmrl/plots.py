@@ -66,3 +66,25 @@ def plot_timesteps(traces: list[list[int]], path: Path, title: str = "") -> None
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_graph_run(episode_times: list[float], successes: list[bool], timestep_times: list[float],
+                   timesteps: list[float], path: Path, window: int = 10) -> Path:
+    """A run of the ROS graph as its monitor saw it: episode success (moving mean over `window`
+    episodes) and the context timestep published on /tmrl/timestep, against wall time."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    t0 = min([*episode_times[:1], *timestep_times[:1]], default=0.0)
+    if successes:
+        s = np.asarray(successes, float)
+        mean = np.convolve(s, np.ones(window), "full")[: len(s)] / np.minimum(np.arange(1, len(s) + 1), window)
+        top.plot(np.asarray(episode_times) - t0, mean)
+    top.set_ylabel(f"success (last {window} episodes)")
+    top.set_ylim(-0.05, 1.05)
+    bottom.plot(np.asarray(timestep_times) - t0, timesteps, ".", markersize=2)
+    bottom.set_ylabel("/tmrl/timestep")
+    bottom.set_xlabel("seconds")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

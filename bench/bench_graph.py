@@ -1,0 +1,159 @@
+"""Benchmark of the ROS 2 graph, each against the in-process reference in the same run:
+
+1. policy-server round trip: a SampleChunk goal over DDS (send goal, accept, result) vs a direct
+   PolicyService.sample call on the same requests;
+2. macro-steps/s of the sim graph (driver, perception, steering, policy server, learner, reward_reset
+   as processes) vs the in-process runner (`tmrl_learning.tmrl.finetune`, one env, the same agent);
+3. transitions/s the learner ingests (published as fast as possible, no updates).
+
+    python bench/bench_graph.py [--seconds 60] [--requests 200] [--out docs/results/bench_graph.json]
+
+Default task: LineWorld (tiny networks: the ROS overhead at its most visible).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, write_report  # noqa: E402
+
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 200)))
+
+import rclpy  # noqa: E402
+from rclpy.action import ActionClient  # noqa: E402
+
+from tmrl_learning.csp.train import load_policy  # noqa: E402
+from tmrl_learning.data.envs import VectorEnv  # noqa: E402
+from tmrl_learning.data.toy import LineWorld, LineWorldSpec, save_lineworld_checkpoint  # noqa: E402
+from tmrl_learning.system.policy_service import ChunkRequest, PolicyService  # noqa: E402
+from tmrl_learning.tmrl.agent import AgentConfig  # noqa: E402
+from tmrl_learning.tmrl.finetune import FinetuneConfig, finetune  # noqa: E402
+from tmrl_msgs.action import SampleChunk  # noqa: E402
+from tmrl_msgs.msg import Context, SteeringCommand, Transition  # noqa: E402
+from tmrl_ros import qos  # noqa: E402
+from tmrl_ros.graph import NodeSpec, sim_finetune_graph  # noqa: E402
+from tmrl_ros.monitor import GraphMonitor  # noqa: E402
+from tmrl_ros.processes import GraphProcesses  # noqa: E402
+
+AGENT = dict(hidden=64, actor_layers=2, critic_layers=2, critics=2, batch_size=128, gamma=0.95)
+PARAMS = "/**:\n  ros__parameters:\n" + "".join(f"    agent.{k}: {v}\n" for k, v in AGENT.items()) + \
+    "/**/steering:\n  ros__parameters:\n    execute: 2\n    warmup_steps: 300\n" \
+    "/**/learner:\n  ros__parameters:\n    learner.warmup_transitions: 300\n"
+
+
+def spin_for(node, seconds: float, until=lambda: False) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not until():
+        rclpy.spin_once(node, timeout_sec=0.05)
+
+
+def round_trip(node, checkpoint: Path, requests: int, tmp: Path) -> dict:
+    service = PolicyService(str(checkpoint), threads=1)
+    rng = np.random.default_rng(0)
+    reqs = [ChunkRequest(np.array([1.0]), np.zeros(0), rng.normal(size=1), int(rng.integers(0, 21)),
+                         rng.normal(size=1)) for _ in range(requests)]
+    direct = []
+    for req in reqs:
+        start = time.perf_counter()
+        service.sample(req)
+        direct.append((time.perf_counter() - start) * 1e3)
+    client = ActionClient(node, SampleChunk, "/tmrl/sample_chunk")
+    with GraphProcesses([NodeSpec("policy_server", "policy_server", parameters={"checkpoint": str(checkpoint)})],
+                        tmp / "rt") as graph:
+        assert client.wait_for_server(timeout_sec=60), graph.logs()
+        over_ros = []
+        for req in reqs:
+            goal = SampleChunk.Goal(context=Context(context=req.context.tolist()), steering=SteeringCommand(
+                action_noise=req.action_noise.tolist(), context_timestep=req.context_timestep,
+                context_noise=req.context_noise.tolist(), guidance_weight=float("nan")))
+            start = time.perf_counter()
+            sent = client.send_goal_async(goal)
+            spin_for(node, 10, sent.done)
+            result = sent.result().get_result_async()
+            spin_for(node, 10, result.done)
+            assert result.result().result.accepted
+            over_ros.append((time.perf_counter() - start) * 1e3)
+    d, r = statistics.median(direct), statistics.median(over_ros)
+    return {"direct_median_ms": round(d, 3), "ros_median_ms": round(r, 3), "ratio": round(r / d, 2),
+            "requests": requests}
+
+
+def graph_rate(node, checkpoint: Path, seconds: float, tmp: Path) -> dict:
+    params = tmp / "params.yaml"
+    params.write_text(PARAMS)
+    monitor = GraphMonitor(node)
+    with GraphProcesses(sim_finetune_graph("lineworld", str(checkpoint), tmp / "graph", params_file=params),
+                        tmp / "graph_logs") as graph:
+        spin_for(node, 120, lambda: len(monitor.transition_keys) >= 20)  # started and flowing
+        n0, t0 = len(monitor.transition_keys), time.monotonic()
+        spin_for(node, seconds)
+        rate = (len(monitor.transition_keys) - n0) / (time.monotonic() - t0)
+        status = dict(monitor.status)
+        assert not graph.dead(), graph.logs()
+    steps = max(int(rate * seconds), 50)
+    policy, _ = load_policy(checkpoint)
+    cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint=str(checkpoint), num_envs=1, execute=2,
+                         steps=steps, warmup=300, eval_every=0, checkpoint_every=0, agent=AgentConfig(**AGENT))
+    start = time.perf_counter()
+    finetune(cfg, tmp / "inproc", VectorEnv([LineWorld(0)]), [], policy, spec=LineWorldSpec(), progress=False)
+    inproc = steps / (time.perf_counter() - start)
+    return {"graph_macro_steps_per_s": round(rate, 1), "in_process_macro_steps_per_s": round(inproc, 1),
+            "graph_slowdown": round(inproc / rate, 2), "learner_updates_during_window": status.get("updates"),
+            "seconds": seconds}
+
+
+def ingest_rate(node, checkpoint: Path, count: int, tmp: Path) -> dict:
+    spec = NodeSpec("learner", "learner", parameters={
+        "task": "lineworld", "checkpoint": str(checkpoint), "out_dir": str(tmp / "ingest"),
+        "learner.warmup_transitions": 10**9, "learner.checkpoint_every": 10**9,
+        **{f"agent.{k}": v for k, v in AGENT.items()}})
+    monitor = GraphMonitor(node)
+    pub = node.create_publisher(Transition, "/tmrl/transitions", qos.transitions(count))
+    with GraphProcesses([spec], tmp / "ingest_logs") as graph:
+        spin_for(node, 60, lambda: pub.get_subscription_count() > 0 and monitor.status)
+        start = time.monotonic()
+        for i in range(count):
+            pub.publish(Transition(source="bench", step=i, observation=[0.0, 1.0], steering_action=[0.0] * 3,
+                                   next_observation=[0.0, 1.0], reward=-1.0))
+        published = time.monotonic() - start
+        spin_for(node, 120, lambda: monitor.status.get("transitions", 0) >= count)
+        elapsed = time.monotonic() - start
+        got = monitor.status.get("transitions", 0)
+        assert not graph.dead(), graph.logs()
+    return {"transitions": count, "received": got, "seconds": round(elapsed, 2),
+            "transitions_per_s": round(got / elapsed, 1), "publish_seconds": round(published, 2),
+            "note": "elapsed includes up to 1 s of status-report delay"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--transitions", type=int, default=5000)
+    parser.add_argument("--out", type=Path, default=Path("docs/results/bench_graph.json"))
+    args = parser.parse_args()
+    rclpy.init()
+    node = rclpy.create_node("bench_graph")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        checkpoint = save_lineworld_checkpoint(tmp / "csp.pt")
+        report = {"machine": machine(), "command": "python bench/bench_graph.py " + " ".join(sys.argv[1:]),
+                  "policy_server_round_trip": round_trip(node, checkpoint, args.requests, tmp),
+                  "sim_graph_vs_in_process": graph_rate(node, checkpoint, args.seconds, tmp),
+                  "learner_ingest": ingest_rate(node, checkpoint, args.transitions, tmp)}
+    write_report(args.out, report)
+
+
+if __name__ == "__main__":
+    main()
