@@ -72,11 +72,11 @@ def run_graph(args: argparse.Namespace, checkpoint: Path):
         start = time.monotonic()
         while (elapsed := time.monotonic() - start) < args.finetune_seconds:
             rclpy.spin_once(node, timeout_sec=0.2)
-            bar.n = int(elapsed)
-            status = monitor.status
-            bar.set_postfix(transitions=status.get("transitions", 0), updates=status.get("updates", 0),
-                            episodes=len(monitor.episodes), refresh=False)
-            bar.refresh()
+            if int(elapsed) > bar.n:
+                status = monitor.status
+                bar.set_postfix(transitions=status.get("transitions", 0), updates=status.get("updates", 0),
+                                episodes=len(monitor.episodes), refresh=False)
+                bar.update(int(elapsed) - bar.n)
             dead = graph.dead()
             if dead:
                 bar.close()
