@@ -58,7 +58,7 @@ def test_each_temperature_moves_toward_its_target_entropy(direction):
     # Entropy estimates above (below) the targets -2 and -1 must lower (raise) both temperatures.
     logp = {"noise": torch.full((64,), -5.0), "timestep": torch.full((64,), -4.0)} if direction == "too_random" \
         else {"noise": torch.full((64,), 6.0), "timestep": torch.full((64,), 5.0)}
-    before = {k: float(v) for k, v in agent.alphas().items()}
+    before = {k: float(v.detach()) for k, v in agent.alphas().items()}
     for _ in range(50):
         agent.update_temperature(logp)
     after = {k: float(v) for k, v in agent.alphas().items()}
