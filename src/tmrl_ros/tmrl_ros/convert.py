@@ -37,10 +37,6 @@ def chunk_message(chunk: np.ndarray, timestep: int, version: int, stamp) -> Acti
     return msg
 
 
-def chunk_array(msg: ActionChunk) -> np.ndarray:
-    return vector(msg.data)
-
-
 def chunk_request(context: Context, steering) -> ChunkRequest:
     return ChunkRequest(context=vector(context.context), proprio=vector(context.proprio),
                         action_noise=vector(steering.action_noise), context_timestep=int(steering.context_timestep),

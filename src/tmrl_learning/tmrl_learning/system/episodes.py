@@ -57,12 +57,6 @@ class EpisodeBook:
             events.append(self._close(source, ep, TIMED_OUT, False, f"reward_reset limit of {self.max_steps} steps"))
         return events
 
-    def abort(self, source: str, reason: str) -> Event | None:
-        ep = self.episodes.get(source)
-        if ep is None or ep.done:
-            return None
-        return self._close(source, ep, ABORTED, False, reason)
-
     def _close(self, source: str, ep: _Episode, kind: int, success: bool, reason: str) -> Event:
         ep.done = True
         self.outcomes.append(success)
