@@ -3,7 +3,8 @@
 1. policy-server round trip: a SampleChunk goal over DDS (send goal, accept, result) vs a direct
    PolicyService.sample call on the same requests;
 2. macro-steps/s of the sim graph (driver, perception, steering, policy server, learner, reward_reset
-   as processes) vs the in-process runner (`tmrl_learning.tmrl.finetune`, one env, the same agent);
+   as processes) vs the in-process runner (`tmrl_learning.tmrl.finetune`, one env, the same agent),
+   acting only (the messaging cost) and learning (UTD 1);
 3. transitions/s the learner ingests (published as fast as possible, no updates).
 
     python bench/bench_graph.py [--seconds 60] [--requests 200] [--out docs/results/bench_graph.json]
@@ -35,8 +36,9 @@ from rclpy.action import ActionClient  # noqa: E402
 
 from tmrl_learning.csp.train import load_policy  # noqa: E402
 from tmrl_learning.data.envs import VectorEnv  # noqa: E402
-from tmrl_learning.data.toy import LineWorld, LineWorldSpec, save_lineworld_checkpoint  # noqa: E402
+from tmrl_learning.data.toy import save_lineworld_checkpoint  # noqa: E402
 from tmrl_learning.system.policy_service import ChunkRequest, PolicyService  # noqa: E402
+from tmrl_learning.system.tasks import sim_task  # noqa: E402
 from tmrl_learning.tmrl.agent import AgentConfig  # noqa: E402
 from tmrl_learning.tmrl.finetune import FinetuneConfig, finetune  # noqa: E402
 from tmrl_msgs.action import SampleChunk  # noqa: E402
@@ -47,9 +49,6 @@ from tmrl_ros.monitor import GraphMonitor  # noqa: E402
 from tmrl_ros.processes import GraphProcesses  # noqa: E402
 
 AGENT = dict(hidden=64, actor_layers=2, critic_layers=2, critics=2, batch_size=128, gamma=0.95)
-PARAMS = "/**:\n  ros__parameters:\n" + "".join(f"    agent.{k}: {v}\n" for k, v in AGENT.items()) + \
-    "/**/steering:\n  ros__parameters:\n    execute: 2\n    warmup_steps: 300\n" \
-    "/**/learner:\n  ros__parameters:\n    learner.warmup_transitions: 300\n"
 
 
 def spin_for(node, seconds: float, until=lambda: False) -> None:
@@ -89,28 +88,43 @@ def round_trip(node, checkpoint: Path, requests: int, tmp: Path) -> dict:
             "requests": requests}
 
 
-def graph_rate(node, checkpoint: Path, seconds: float, tmp: Path) -> dict:
-    params = tmp / "params.yaml"
-    params.write_text(PARAMS)
+def graph_rate(node, task: str, checkpoint: Path, seconds: float, tmp: Path, learning: bool) -> dict:
+    """Macro-steps/s of the graph vs the in-process runner on the same task and agent. `learning`
+    False: acting only (uniformly random steering, no learner, no updates) on both sides, which
+    isolates what the graph's messaging costs; True: the learner updates at UTD 1 on both sides."""
+    execute = 2 if task == "lineworld" else 5
+    agent = AGENT if task == "lineworld" else {}
+    warmup = 300 if learning else 10**9
+    params = tmp / f"params-{task}-{learning}.yaml"
+    params.write_text("/**:\n  ros__parameters:\n    t_max_fraction: 1.0\n"
+                      + "".join(f"    agent.{k}: {v}\n" for k, v in agent.items())
+                      + f"/**/steering:\n  ros__parameters:\n    execute: {execute}\n    warmup_steps: {warmup}\n"
+                      + "/**/learner:\n  ros__parameters:\n    learner.warmup_transitions: 300\n")
+    specs = sim_finetune_graph(task, str(checkpoint), tmp / f"graph-{task}-{learning}", params_file=params)
+    if not learning:
+        specs = [s for s in specs if s.name != "learner"]
     monitor = GraphMonitor(node)
-    with GraphProcesses(sim_finetune_graph("lineworld", str(checkpoint), tmp / "graph", params_file=params),
-                        tmp / "graph_logs") as graph:
-        spin_for(node, 120, lambda: len(monitor.transition_keys) >= 20)  # started and flowing
-        n0, t0 = len(monitor.transition_keys), time.monotonic()
+    with GraphProcesses(specs, tmp / f"logs-{task}-{learning}") as graph:
+        count = lambda: sum(key[0] == "sim0" for key in monitor.transition_keys)  # noqa: E731 - this graph's only
+        spin_for(node, 120, lambda: count() >= 20)  # started and flowing
+        n0, t0 = count(), time.monotonic()
         spin_for(node, seconds)
-        rate = (len(monitor.transition_keys) - n0) / (time.monotonic() - t0)
+        rate = (count() - n0) / (time.monotonic() - t0)
         status = dict(monitor.status)
         assert not graph.dead(), graph.logs()
     steps = max(int(rate * seconds), 50)
     policy, _ = load_policy(checkpoint)
-    cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint=str(checkpoint), num_envs=1, execute=2,
-                         steps=steps, warmup=300, eval_every=0, checkpoint_every=0, agent=AgentConfig(**AGENT))
+    cfg = FinetuneConfig(method="tmrl", task=task, checkpoint=str(checkpoint), num_envs=1, execute=execute,
+                         steps=steps, warmup=warmup, eval_every=0, checkpoint_every=0, threads=1,
+                         agent=AgentConfig(**agent))
+    sim = sim_task(task)
+    envs = VectorEnv([sim.make_env(0)])
     start = time.perf_counter()
-    finetune(cfg, tmp / "inproc", VectorEnv([LineWorld(0)]), [], policy, spec=LineWorldSpec(), progress=False)
+    finetune(cfg, tmp / f"inproc-{task}-{learning}", envs, [], policy, spec=sim.spec, progress=False)
     inproc = steps / (time.perf_counter() - start)
-    return {"graph_macro_steps_per_s": round(rate, 1), "in_process_macro_steps_per_s": round(inproc, 1),
-            "graph_slowdown": round(inproc / rate, 2), "learner_updates_during_window": status.get("updates"),
-            "seconds": seconds}
+    return {"task": task, "learning": learning, "graph_macro_steps_per_s": round(rate, 1),
+            "in_process_macro_steps_per_s": round(inproc, 1), "graph_slowdown": round(inproc / rate, 2),
+            "learner_updates_during_window": status.get("updates") if learning else 0, "seconds": seconds}
 
 
 def ingest_rate(node, checkpoint: Path, count: int, tmp: Path) -> dict:
@@ -131,6 +145,7 @@ def ingest_rate(node, checkpoint: Path, count: int, tmp: Path) -> dict:
         elapsed = time.monotonic() - start
         got = monitor.status.get("transitions", 0)
         assert not graph.dead(), graph.logs()
+    node.destroy_publisher(pub)  # its transient-local history must not reach later measurements
     return {"transitions": count, "received": got, "seconds": round(elapsed, 2),
             "transitions_per_s": round(got / elapsed, 1), "publish_seconds": round(published, 2),
             "note": "elapsed includes up to 1 s of status-report delay"}
@@ -141,6 +156,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--transitions", type=int, default=5000)
+    parser.add_argument("--pointmaze-checkpoint", type=Path, help="also measure pointmaze-giant with this CSP "
+                        "checkpoint (acting only: the real policy's sampling cost)")
     parser.add_argument("--out", type=Path, default=Path("docs/results/bench_graph.json"))
     args = parser.parse_args()
     rclpy.init()
@@ -150,8 +167,12 @@ def main() -> None:
         checkpoint = save_lineworld_checkpoint(tmp / "csp.pt")
         report = {"machine": machine(), "command": "python bench/bench_graph.py " + " ".join(sys.argv[1:]),
                   "policy_server_round_trip": round_trip(node, checkpoint, args.requests, tmp),
-                  "sim_graph_vs_in_process": graph_rate(node, checkpoint, args.seconds, tmp),
+                  "sim_graph_vs_in_process": [graph_rate(node, "lineworld", checkpoint, args.seconds, tmp, False),
+                                              graph_rate(node, "lineworld", checkpoint, args.seconds, tmp, True)],
                   "learner_ingest": ingest_rate(node, checkpoint, args.transitions, tmp)}
+        if args.pointmaze_checkpoint:
+            report["sim_graph_vs_in_process"].append(graph_rate(node, "pointmaze-large-to-giant",
+                                                                args.pointmaze_checkpoint, args.seconds, tmp, False))
     write_report(args.out, report)
 
 

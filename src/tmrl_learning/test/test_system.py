@@ -226,3 +226,19 @@ def test_standard_type_bag_becomes_a_dataset(tmp_path):
     assert dataset.observations[7].tolist() == [1.0, 2.0] and dataset.actions[7, 0] == pytest.approx(0.2)
     with pytest.raises(DatasetError, match="no messages on"):
         dataset_from_standard_bag(tmp_path / "demo", "/joint_states", "/missing")
+
+
+def test_onnx_sampler_serves_the_same_chunks_as_pytorch(checkpoint, tmp_path):
+    torch_service = PolicyService(str(checkpoint), threads=1)
+    onnx_service = PolicyService(str(checkpoint), threads=1, backend="onnx", onnx_path=str(tmp_path / "s.onnx"))
+    assert onnx_service.onnx.max_difference <= 1e-5 and (tmp_path / "s.onnx").is_file()
+    rng = np.random.default_rng(1)
+    for t in (0, 5, 20):
+        req = ChunkRequest(context=rng.normal(size=1), proprio=np.zeros(0), action_noise=rng.normal(size=1),
+                           context_timestep=t, context_noise=rng.normal(size=1))
+        a, b = torch_service.sample(req)[0], onnx_service.sample(req)[0]
+        assert a.shape == b.shape == (2, 1) and np.abs(a - b).max() <= 1e-5
+    full = ChunkRequest(np.ones(1), np.zeros(0), rng.normal(size=2), 3, rng.normal(size=1))  # (H*d,) noise: PyTorch
+    assert np.abs(torch_service.sample(full)[0] - onnx_service.sample(full)[0]).max() <= 1e-6
+    with pytest.raises(ValueError, match="unknown sampler backend"):
+        PolicyService(str(checkpoint), backend="tensorrt")

@@ -1,24 +1,28 @@
-"""The `main()` every tmrl node shares: init, spin with a multi-threaded executor, clean shutdown,
-and a clear message (not a traceback) when the node cannot start."""
+"""The `main()` every tmrl node shares: init, spin, clean shutdown, and a clear message (not a
+traceback) when the node cannot start.
+
+Nodes whose callbacks return quickly spin a single-threaded executor: it costs about 2 ms less per
+action round trip than the multi-threaded one (measured on these 2 cores). A node with a callback
+that blocks (the driver executing a chunk while a cancel request must get through) asks for threads."""
 
 from __future__ import annotations
 
 import sys
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 
 
 class StartupError(RuntimeError):
     """A node cannot start (missing checkpoint, unknown task...): the message says why."""
 
 
-def run(node_class, args: list[str] | None = None, threads: int = 4) -> None:
+def run(node_class, args: list[str] | None = None, threads: int = 1) -> None:
     rclpy.init(args=args)
     node = None
     try:
         node = node_class()
-        executor = MultiThreadedExecutor(num_threads=threads)
+        executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

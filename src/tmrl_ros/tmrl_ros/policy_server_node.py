@@ -24,13 +24,17 @@ class PolicyServer(Node):
         super().__init__("policy_server")
         checkpoint = declare(self, "checkpoint", "", "pre-trained CSP policy checkpoint (checkpoint.pt)")
         threads = declare(self, "threads", 1, "torch threads for sampling", low=0, high=256)
+        backend = declare(self, "backend", "onnx", "sampler: 'onnx' (one ONNX Runtime graph, checked against "
+                          "PyTorch at start-up) or 'torch'")
         if not checkpoint:
             raise StartupError("parameter 'checkpoint' is empty: give the pre-trained policy's checkpoint.pt")
-        self.service = PolicyService(checkpoint, threads)
+        self.service = PolicyService(checkpoint, threads, backend)
         self.latencies: list[float] = []
         self.served = self.refused = 0
         ActionServer(self, SampleChunk, "/tmrl/sample_chunk", self.on_goal)
         self.create_timer(10.0, self.report)
+        if self.service.onnx is not None:
+            self.get_logger().info(f"ONNX sampler matches PyTorch within {self.service.onnx.max_difference:.1e}")
         self.get_logger().info(f"serving {checkpoint}: chunks {self.service.horizon} x {self.service.action_dim}, "
                                f"context {self.service.context_dim}, T = {self.service.num_timesteps}")
 

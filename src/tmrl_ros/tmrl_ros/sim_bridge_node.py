@@ -94,4 +94,4 @@ class SimBridge(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    run(SimBridge, args)
+    run(SimBridge, args, threads=4)  # a cancel must get through while a chunk executes

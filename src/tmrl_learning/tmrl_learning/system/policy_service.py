@@ -4,6 +4,8 @@ checked first, so a malformed request is refused with a reason instead of raisin
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -29,10 +31,23 @@ class ChunkRequest:
 
 
 class PolicyService:
-    def __init__(self, checkpoint: str, threads: int = 1):
+    def __init__(self, checkpoint: str, threads: int = 1, backend: str = "torch", onnx_path: str | None = None):
+        """backend "onnx": the sampler as one ONNX Runtime graph (checked against PyTorch when built),
+        written to `onnx_path` (default: next to the checkpoint); requests it cannot take (a full
+        chunk of noise, CFG guidance) go to PyTorch."""
+        if backend not in ("torch", "onnx"):
+            raise ValueError(f"unknown sampler backend {backend!r}; expected 'torch' or 'onnx'")
         if threads:
             torch.set_num_threads(threads)
         self.policy, self.config = load_policy(checkpoint)
+        self.onnx = None
+        if backend == "onnx":
+            from tmrl_learning.csp.export import OnnxSampler
+
+            path = onnx_path or str(checkpoint) + ".onnx"
+            if onnx_path is None and not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+                path = os.path.join(tempfile.mkdtemp(prefix="tmrl_onnx_"), "sampler.onnx")
+            self.onnx = OnnxSampler(self.policy, path, threads)
         self.horizon, self.action_dim = self.policy.chunk_shape
         m = self.policy.cfg.model
         self.context_dim, self.proprio_dim = m.context_dim, m.proprio_dim
@@ -75,5 +90,11 @@ class PolicyService:
         """-> (chunk (H, d), latency in ms)."""
         inputs = self.check(req)
         start = time.perf_counter()
+        noise = inputs["action_noise"]
+        if self.onnx is not None and inputs["guidance"] is None and (noise is None or noise.ndim == 2):
+            draw = lambda v, n: torch.randn(1, n) if v is None else v  # noqa: E731 - as the PyTorch sampler draws
+            chunk = self.onnx(inputs["context"][0], req.proprio, draw(noise, self.action_dim)[0],
+                              req.context_timestep, draw(inputs["context_noise"], self.context_dim)[0])
+            return chunk, (time.perf_counter() - start) * 1e3
         chunk = self.policy.sample(**inputs)[0].numpy()
         return chunk, (time.perf_counter() - start) * 1e3
