@@ -133,5 +133,5 @@ def finetune_graph(driver: DriverSpec, *, task: str, checkpoint: str, out_dir: s
 def sim_finetune_graph(task: str, checkpoint: str, out_dir: str | os.PathLike, **kwargs: Any) -> list[NodeSpec]:
     """`finetune_graph` with simulated robots (`sim_bridge`) and config/sim_finetune.yaml."""
     kwargs.setdefault("params_file", config_file("sim_finetune.yaml"))
-    return finetune_graph(sim_driver(task, kwargs.pop("sim_seed", 0)), task=task, checkpoint=checkpoint,
+    return finetune_graph(sim_driver(task, kwargs.get("seed", 0)), task=task, checkpoint=checkpoint,
                           out_dir=out_dir, **kwargs)
