@@ -3,26 +3,57 @@ straightforward reference in the same run.
 
     python bench/bench_csp.py [--horizon 5] [--out docs/results/bench_csp.json]
 
-Training: fp32 (the reference) vs bf16 autocast, with the loss after a few hundred identical steps
-for both. Sampling: the reference recomputes the conditioning at every Euler step (a plain loop over
-the network's forward); ours computes all steps' AdaLN modulations in one batched call; both must
-agree within 1e-5.
+The reference is the straightforward model: `nn.MultiheadAttention`, `nn.Mish` and a per-tensor
+AdamW. Ours: attention written as batched matmuls, the cheaper Mish of `tmrl_learning.activations`
+and fused AdamW (same weights, same maths; the loss after identical steps is reported for both),
+plus bf16 autocast (slow on CPUs without bf16 units: timed, and its loss curve on --bf16-curve).
+Sampling: the reference recomputes the conditioning at every Euler step (a plain loop over the
+network's forward); ours computes all steps' AdaLN modulations in one batched call; both must agree
+within 1e-5.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import sys
 from pathlib import Path
 
 import torch
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, time_ms, write_report  # noqa: E402
+from common import machine, time_interleaved, time_ms, write_report  # noqa: E402
 
-from tmrl_learning.csp.model import DiTConfig  # noqa: E402
+from tmrl_learning.activations import Mish  # noqa: E402
+from tmrl_learning.csp.model import DiTConfig, SelfAttention  # noqa: E402
 from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig  # noqa: E402
+
+
+class TorchAttention(nn.Module):
+    """`nn.MultiheadAttention` behind the `SelfAttention` interface, with the same weights."""
+
+    def __init__(self, ours: SelfAttention):
+        super().__init__()
+        hidden = ours.out_proj.in_features
+        self.mha = nn.MultiheadAttention(hidden, ours.heads, batch_first=True)
+        self.mha.load_state_dict(ours.state_dict())
+
+    def forward(self, x):
+        return self.mha(x, x, x, need_weights=False)[0]
+
+
+def straightforward(policy: FlowPolicy) -> FlowPolicy:
+    """A copy of the policy with the plain PyTorch layers: the reference implementation."""
+    ref = copy.deepcopy(policy)
+    for module in list(ref.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, SelfAttention):
+                setattr(module, name, TorchAttention(child))
+            elif isinstance(child, Mish):
+                setattr(module, name, nn.Mish())
+    return ref
 
 
 def reference_sample(policy: FlowPolicy, context, noise, timestep, context_noise, steps=10):
@@ -35,9 +66,9 @@ def reference_sample(policy: FlowPolicy, context, noise, timestep, context_noise
     return x
 
 
-def train_steps(policy: FlowPolicy, bf16: bool, steps: int, seed: int = 0) -> float:
+def train_steps(policy: FlowPolicy, bf16: bool, steps: int, seed: int = 0, fused: bool = True) -> float:
     torch.manual_seed(seed)
-    opt = torch.optim.AdamW(policy.parameters(), lr=3e-4, weight_decay=1e-6, betas=(0.95, 0.999))
+    opt = torch.optim.AdamW(policy.parameters(), lr=3e-4, weight_decay=1e-6, betas=(0.95, 0.999), fused=fused)
     gen = torch.Generator().manual_seed(seed)
     loss = torch.tensor(0.0)
     for _ in range(steps):
@@ -54,7 +85,8 @@ def train_steps(policy: FlowPolicy, bf16: bool, steps: int, seed: int = 0) -> fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--horizon", type=int, default=5)
-    parser.add_argument("--curve-steps", type=int, default=200, help="steps for the fp32 vs bf16 loss check")
+    parser.add_argument("--curve-steps", type=int, default=200, help="steps for the loss check")
+    parser.add_argument("--bf16-curve", action="store_true", help="also train bf16 for the loss check (slow)")
     parser.add_argument("--out", type=Path, default=Path("docs/results/bench_csp.json"))
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -64,35 +96,46 @@ def main() -> None:
         for p in policy.net.parameters():
             p.add_(0.02 * torch.randn_like(p))
 
+    reference = straightforward(policy)
     batch = (torch.rand(256, args.horizon, 2) * 2 - 1, torch.randn(256, 4))
-    opt = torch.optim.AdamW(policy.parameters(), lr=3e-4)
 
-    def step(bf16: bool):
-        with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
-            loss = policy.loss(*batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    def stepper(model: FlowPolicy, fused: bool, bf16: bool):
+        opt = torch.optim.AdamW(model.parameters(), lr=3e-4, fused=fused)
 
-    train = {"fp32_reference": time_ms(lambda: step(False), repeats=10),
-             "bf16_autocast": time_ms(lambda: step(True), repeats=5, warmup=1)}
-    train["bf16_speedup"] = round(train["fp32_reference"]["median_ms"] / train["bf16_autocast"]["median_ms"], 2)
-    final = {name: train_steps(FlowPolicy(cfg), bf16, args.curve_steps) for name, bf16 in
-             (("fp32", False), ("bf16", True))}
+        def step():
+            with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+                loss = model.loss(*batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return step
+
+    train = time_interleaved({"fp32_reference": stepper(reference, False, False),
+                              "fp32_ours": stepper(policy, True, False)}, repeats=30)
+    train["bf16_autocast_ours"] = time_ms(stepper(policy, True, True), repeats=3, warmup=1)
+    ref_ms = train["fp32_reference"]["median_ms"]
+    train["speedup"] = round(ref_ms / train["fp32_ours"]["median_ms"], 2)
+    train["bf16_speedup"] = round(ref_ms / train["bf16_autocast_ours"]["median_ms"], 2)
+    torch.manual_seed(1)
+    start = FlowPolicy(cfg)  # one initialisation for every curve
+    final = {"fp32_reference": train_steps(straightforward(start), False, args.curve_steps, fused=False),
+             "fp32_ours": train_steps(copy.deepcopy(start), False, args.curve_steps)}
+    if args.bf16_curve:
+        final["bf16_ours"] = train_steps(copy.deepcopy(start), True, args.curve_steps)
     train[f"loss_after_{args.curve_steps}_steps"] = final
 
     policy.eval()
+    reference = straightforward(policy)  # the timed training steps changed the weights
     context, noise = torch.randn(1, 4), torch.randn(1, args.horizon, 2)
     t, eps = torch.tensor([30]), torch.randn(1, 4)
     with torch.no_grad():
-        ref = reference_sample(policy, context, noise, t, eps)
+        ref = reference_sample(reference, context, noise, t, eps)
         ours = policy.sample(context, action_noise=noise, timestep=t, context_noise=eps)
-    sample = {
-        "reference_per_step_conditioning": time_ms(lambda: reference_sample(policy, context, noise, t, eps), 50),
-        "cached_conditioning": time_ms(lambda: policy.sample(context, action_noise=noise, timestep=t,
-                                                             context_noise=eps), 50),
-        "max_abs_difference": float((ref - ours).abs().max()),
-    }
+    sample = time_interleaved({
+        "reference_per_step_conditioning": lambda: reference_sample(reference, context, noise, t, eps),
+        "cached_conditioning": lambda: policy.sample(context, action_noise=noise, timestep=t, context_noise=eps),
+    }, repeats=50)
+    sample["max_abs_difference"] = float((ref - ours).abs().max())
     sample["speedup"] = round(sample["reference_per_step_conditioning"]["median_ms"]
                               / sample["cached_conditioning"]["median_ms"], 2)
     report = {"benchmark": "CSP policy", "command": " ".join(["python bench/bench_csp.py", *sys.argv[1:]]),

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_csp import reference_sample  # noqa: E402
-from common import machine, time_ms, write_report  # noqa: E402
+from bench_csp import reference_sample, straightforward  # noqa: E402
+from common import machine, time_interleaved, write_report  # noqa: E402
 
 from tmrl_learning.csp.export import OnnxSampler  # noqa: E402
 from tmrl_learning.csp.model import DiTConfig  # noqa: E402
@@ -37,23 +37,23 @@ def main() -> None:
         for p in policy.net.parameters():
             p.add_(0.02 * torch.randn_like(p))
     policy.eval()
+    reference = straightforward(policy)
     context, noise, t, eps = torch.randn(1, 4), torch.randn(1, 2), torch.tensor([30]), torch.randn(1, 4)
     full_noise = noise.unsqueeze(1).expand(1, args.horizon, 2).contiguous()
     with tempfile.TemporaryDirectory() as tmp:
         onnx = OnnxSampler(policy, Path(tmp) / "sampler.onnx", threads=args.threads)
         with torch.no_grad():
-            ref = reference_sample(policy, context, full_noise, t, eps)
+            ref = reference_sample(reference, context, full_noise, t, eps)
             cached = policy.sample(context, action_noise=noise, timestep=t, context_noise=eps)
         ours = torch.from_numpy(onnx(context[0].numpy(), torch.zeros(0).numpy(), noise[0].numpy(), 30,
                                      eps[0].numpy()))
-        timings = {
-            "reference_per_step_conditioning": time_ms(lambda: reference_sample(policy, context, full_noise, t, eps),
-                                                       50),
-            "torch_cached_conditioning": time_ms(lambda: policy.sample(context, action_noise=noise, timestep=t,
-                                                                       context_noise=eps), 50),
-            "onnx_runtime_unrolled": time_ms(lambda: onnx(context[0].numpy(), torch.zeros(0).numpy(),
-                                                          noise[0].numpy(), 30, eps[0].numpy()), 50),
-        }
+        timings = time_interleaved({
+            "reference_per_step_conditioning": lambda: reference_sample(reference, context, full_noise, t, eps),
+            "torch_cached_conditioning": lambda: policy.sample(context, action_noise=noise, timestep=t,
+                                                               context_noise=eps),
+            "onnx_runtime_unrolled": lambda: onnx(context[0].numpy(), torch.zeros(0).numpy(), noise[0].numpy(), 30,
+                                                  eps[0].numpy()),
+        }, repeats=100)
     ref_ms = timings["reference_per_step_conditioning"]["median_ms"]
     report = {"benchmark": "CSP batch-1 sampling", "command": " ".join(["python bench/bench_onnx_sampler.py",
                                                                          *sys.argv[1:]]),

@@ -22,6 +22,22 @@ def time_ms(fn, repeats: int = 20, warmup: int = 3) -> dict:
     return {"median_ms": round(statistics.median(samples), 3), "min_ms": round(min(samples), 3)}
 
 
+def time_interleaved(fns: dict, repeats: int = 20, warmup: int = 3) -> dict:
+    """Time several functions in alternation (a, b, a, b, ...) so that a noisy neighbour hits all
+    of them alike: {name: {median_ms, min_ms}}."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    samples: dict = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - start) * 1000)
+    return {name: {"median_ms": round(statistics.median(v), 3), "min_ms": round(min(v), 3)}
+            for name, v in samples.items()}
+
+
 def machine() -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "processor": platform.processor()}

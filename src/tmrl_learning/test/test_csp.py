@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from tmrl_learning.csp.model import DiTConfig
+from tmrl_learning.activations import mish
+from tmrl_learning.csp.model import DiTConfig, SelfAttention
 from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
 from tmrl_learning.csp.smoothing import ContextSmoother
 from tmrl_learning.csp.train import PretrainConfig, load_policy, pretrain, read_checkpoint
@@ -39,6 +40,26 @@ def test_alpha_bar_is_monotone_and_matches_the_closed_form():
     assert math.isclose(float(abar[-1]), 0.364, abs_tol=0.005)  # T = 100 never destroys the context
     c = torch.ones(4, 3)
     assert torch.equal(smoother.corrupt(c, torch.zeros(4, dtype=torch.long)), c), "t = 0 is the clean context"
+
+
+def test_fast_mish_and_attention_equal_the_torch_layers():
+    x = torch.cat([torch.linspace(-120, 120, 20001), 3 * torch.randn(4000)]).requires_grad_()
+    ours, ref = mish(x), torch.nn.functional.mish(x)
+    torch.testing.assert_close(ours, ref, atol=2e-6, rtol=1e-5)
+    (g_ours,), (g_ref,) = torch.autograd.grad(ours.sum(), x), torch.autograd.grad(ref.sum(), x)
+    torch.testing.assert_close(g_ours, g_ref, atol=5e-6, rtol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(mish(x), ref.detach(), atol=2e-6, rtol=1e-5)
+    assert torch.autograd.gradcheck(mish, (torch.randn(50, dtype=torch.float64, requires_grad=True),))
+
+    torch.manual_seed(0)
+    mha = torch.nn.MultiheadAttention(32, 4, batch_first=True)
+    attn = SelfAttention(32, 4)
+    attn.load_state_dict(mha.state_dict())  # same parameter names: old checkpoints load
+    tokens = torch.randn(6, 5, 32, requires_grad=True)
+    torch.testing.assert_close(attn(tokens), mha(tokens, tokens, tokens, need_weights=False)[0], atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="divisible"):
+        SelfAttention(30, 4)
 
 
 def test_corruption_rejects_bad_timesteps_and_noise_shapes():

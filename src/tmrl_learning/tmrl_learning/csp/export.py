@@ -34,21 +34,16 @@ def export_onnx(policy: FlowPolicy, path: str | Path) -> Path:
     m = policy.cfg.model
     example = (torch.zeros(1, m.context_dim), torch.zeros(1, m.proprio_dim), torch.zeros(1, m.action_dim),
                torch.zeros(1, dtype=torch.long), torch.zeros(1, m.context_dim))
-    fastpath = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)  # the fused attention kernel has no ONNX form
     tmp = path.with_name(path.name + ".partial")
-    try:
-        with warnings.catch_warnings():
-            # Tracing fixes the Python-level shape checks at batch 1, which is what is exported; the
-            # exporter's deprecation notice is about its own future.
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(_Unrolled(policy.eval()), example, str(tmp), dynamo=False, opset_version=17,
-                              input_names=["context", "proprio", "noise", "timestep", "context_noise"],
-                              output_names=["chunk"])
-        tmp.replace(path)
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
+    with warnings.catch_warnings():
+        # Tracing fixes the Python-level shape checks at batch 1, which is what is exported; the
+        # exporter's deprecation notice is about its own future.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(_Unrolled(policy.eval()), example, str(tmp), dynamo=False, opset_version=17,
+                          input_names=["context", "proprio", "noise", "timestep", "context_noise"],
+                          output_names=["chunk"])
+    tmp.replace(path)
     return path
 
 

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from tmrl_learning.activations import mish
+
 
 class EnsembleMLP(nn.Module):
     def __init__(self, members: int, inputs: int, outputs: int, hidden: int, layers: int):
@@ -29,7 +31,7 @@ class EnsembleMLP(nn.Module):
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             x = torch.baddbmm(b, x, w)
             if i < len(self.weights) - 1:
-                x = nn.functional.mish(x)
+                x = mish(x)
         return x
 
 
@@ -57,7 +59,7 @@ class PosteriorEnsemble(nn.Module):
         rng = np.random.default_rng(seed)
         n = len(sampler)
         bootstrap = [rng.integers(0, n, n) for _ in range(cfg.members)]  # one resample per member
-        optimizer = torch.optim.Adam(model.net.parameters(), lr=1e-3)
+        optimizer = torch.optim.Adam(model.net.parameters(), lr=1e-3, fused=True)
         for _ in tqdm(range(cfg.steps), desc="postbc ensemble", disable=not progress, mininterval=1.0):
             rows = np.stack([b[rng.integers(0, n, batch)] for b in bootstrap])  # (M, B)
             actions, context, proprio = sampler.tensors(rows.reshape(-1))

@@ -172,7 +172,7 @@ def pretrain(cfg: PretrainConfig, out: Path, resume: bool = True, progress: bool
         postbc = PosteriorEnsemble.fit(sampler, cfg.postbc, seed=cfg.seed, progress=progress)
 
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                  betas=tuple(cfg.betas))
+                                  betas=tuple(cfg.betas), fused=True)
     step, log = 0, []
     ckpt = out / "checkpoint.pt"
     if resume and ckpt.is_file():

@@ -81,7 +81,7 @@ def pretrain_lineworld(t_max: int | None = None, seed: int = 0, steps: int = 400
     torch.manual_seed(seed)
     policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=2, action_dim=1, context_dim=1, **LINEWORLD_DIT),
                                      num_context_timesteps=20, beta_end=0.3, train_t_max=t_max))
-    opt = torch.optim.AdamW(policy.parameters(), lr=2e-3)
+    opt = torch.optim.AdamW(policy.parameters(), lr=2e-3, fused=True)
     generator = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         loss = policy.loss(*lineworld_demonstrations(128, generator))

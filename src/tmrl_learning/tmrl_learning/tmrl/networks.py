@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from tmrl_learning.activations import Mish, mish
+
 
 class EnsembleLinear(nn.Module):
     """E independent linear layers applied at once: (E, B, in) -> (E, B, out)."""
@@ -40,7 +42,7 @@ class CriticEnsemble(nn.Module):
         x = x.unsqueeze(0).expand(self.members, *x.shape) if x.ndim == 2 else x
         for layer, gain, shift in zip(self.layers, self.gains, self.shifts, strict=True):
             h = layer(x)
-            x = F.mish(F.layer_norm(h, h.shape[-1:]) * gain + shift)
+            x = mish(torch.addcmul(shift, F.layer_norm(h, h.shape[-1:]), gain))
         return self.out(x).squeeze(-1)
 
 
@@ -57,7 +59,7 @@ class SquashedGaussianActor(nn.Module):
         self.head_dims = dict(head_dims)
         trunk, size = [], obs_dim
         for _ in range(layers):
-            trunk += [nn.Linear(size, hidden), nn.Mish()]
+            trunk += [nn.Linear(size, hidden), Mish()]
             size = hidden
         self.trunk = nn.Sequential(*trunk)
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, 2 * dim) for name, dim in head_dims.items()})
