@@ -92,23 +92,29 @@ def round_trip(node, checkpoint: Path, requests: int, tmp: Path) -> dict:
             "ratio_ros_vs_direct_onnx": round(r / direct["onnx"], 2), "requests": requests}
 
 
-def graph_rate(node, task: str, checkpoint: Path, seconds: float, tmp: Path, learning: bool) -> dict:
+def graph_rate(node, task: str, checkpoint: Path, seconds: float, tmp: Path, learning: bool,
+               composed: bool = False) -> dict:
     """Macro-steps/s of the graph vs the in-process runner on the same task and agent. `learning`
     False: acting only (uniformly random steering, no learner, no updates) on both sides, which
-    isolates what the graph's messaging costs; True: the learner updates at UTD 1 on both sides."""
+    isolates what the graph's messaging costs; True: the learner updates at UTD 1 on both sides.
+    `composed`: steering samples in its own process (`sample_in_process`) instead of calling the
+    policy server."""
     execute = 2 if task == "lineworld" else 5
     agent = AGENT if task == "lineworld" else {}
     warmup = 300 if learning else 10**9
-    params = tmp / f"params-{task}-{learning}.yaml"
+    params = tmp / f"params-{task}-{learning}-{composed}.yaml"
     params.write_text("/**:\n  ros__parameters:\n    t_max_fraction: 1.0\n"
                       + "".join(f"    agent.{k}: {v}\n" for k, v in agent.items())
                       + f"/**/steering:\n  ros__parameters:\n    execute: {execute}\n    warmup_steps: {warmup}\n"
+                      + f"    sample_in_process: {str(composed).lower()}\n"
                       + "/**/learner:\n  ros__parameters:\n    learner.warmup_transitions: 300\n")
-    specs = sim_finetune_graph(task, str(checkpoint), tmp / f"graph-{task}-{learning}", params_file=params)
+    specs = sim_finetune_graph(task, str(checkpoint), tmp / f"graph-{task}-{learning}-{composed}", params_file=params)
+    if composed:
+        specs = [s for s in specs if s.name != "policy_server"]
     if not learning:
         specs = [s for s in specs if s.name != "learner"]
     monitor = GraphMonitor(node)
-    with GraphProcesses(specs, tmp / f"logs-{task}-{learning}") as graph:
+    with GraphProcesses(specs, tmp / f"logs-{task}-{learning}-{composed}") as graph:
         count = lambda: sum(key[0] == "sim0" for key in monitor.transition_keys)  # noqa: E731 - this graph's only
         spin_for(node, 120, lambda: count() >= 20)  # started and flowing
         n0, t0 = count(), time.monotonic()
@@ -124,9 +130,11 @@ def graph_rate(node, task: str, checkpoint: Path, seconds: float, tmp: Path, lea
     sim = sim_task(task)
     envs = VectorEnv([sim.make_env(0)])
     start = time.perf_counter()
-    finetune(cfg, tmp / f"inproc-{task}-{learning}", envs, [], policy, spec=sim.spec, progress=False)
+    finetune(cfg, tmp / f"inproc-{task}-{learning}-{composed}", envs, [], policy, spec=sim.spec, progress=False)
     inproc = steps / (time.perf_counter() - start)
-    return {"task": task, "learning": learning, "graph_macro_steps_per_s": round(rate, 1),
+    return {"task": task, "learning": learning,
+            "sampling": "in steering (composed)" if composed else "policy_server action",
+            "graph_macro_steps_per_s": round(rate, 1),
             "in_process_macro_steps_per_s": round(inproc, 1), "graph_slowdown": round(inproc / rate, 2),
             "learner_updates_during_window": status.get("updates") if learning else 0, "seconds": seconds}
 
@@ -171,12 +179,16 @@ def main() -> None:
         checkpoint = save_lineworld_checkpoint(tmp / "csp.pt")
         report = {"machine": machine(), "command": "python bench/bench_graph.py " + " ".join(sys.argv[1:]),
                   "policy_server_round_trip": round_trip(node, checkpoint, args.requests, tmp),
-                  "sim_graph_vs_in_process": [graph_rate(node, "lineworld", checkpoint, args.seconds, tmp, False),
-                                              graph_rate(node, "lineworld", checkpoint, args.seconds, tmp, True)],
+                  "sim_graph_vs_in_process": [
+                      graph_rate(node, "lineworld", checkpoint, args.seconds, tmp, False),
+                      graph_rate(node, "lineworld", checkpoint, args.seconds, tmp, False, composed=True),
+                      graph_rate(node, "lineworld", checkpoint, args.seconds, tmp, True),
+                      graph_rate(node, "lineworld", checkpoint, args.seconds, tmp, True, composed=True)],
                   "learner_ingest": ingest_rate(node, checkpoint, args.transitions, tmp)}
         if args.pointmaze_checkpoint:
-            report["sim_graph_vs_in_process"].append(graph_rate(node, "pointmaze-large-to-giant",
-                                                                args.pointmaze_checkpoint, args.seconds, tmp, False))
+            for composed in (False, True):
+                report["sim_graph_vs_in_process"].append(graph_rate(
+                    node, "pointmaze-large-to-giant", args.pointmaze_checkpoint, args.seconds, tmp, False, composed))
     write_report(args.out, report)
 
 

@@ -99,6 +99,20 @@ def test_malformed_input_is_refused_with_a_reason_and_nodes_keep_running(node, t
         assert not graph.dead(), graph.logs()
 
 
+def test_steering_samples_in_process_without_a_policy_server(node, tmp_path, checkpoint):
+    params = lineworld_params(tmp_path)
+    params.write_text(params.read_text().replace("/**/steering:\n  ros__parameters:\n",
+                                                 "/**/steering:\n  ros__parameters:\n    sample_in_process: true\n"))
+    specs = [s for s in sim_finetune_graph("lineworld", str(checkpoint), tmp_path / "run", params_file=params)
+             if s.name not in ("policy_server", "learner")]
+    watcher = Watcher(node)
+    with GraphProcesses(specs, tmp_path / "logs") as graph:
+        assert spin_until(node, lambda: len(watcher.transition_keys) >= 40, 90.0), graph.logs()
+        assert len(set(watcher.timesteps)) >= 5, watcher.timesteps
+        assert "sample_chunk" not in graph.log("steering"), graph.log("steering")  # never asked a server
+        assert not graph.dead(), graph.logs()
+
+
 @pytest.mark.parametrize(("executable", "parameters", "reason"), [
     ("policy_server", {"checkpoint": "/nonexistent/csp.pt"}, "no policy checkpoint at /nonexistent/csp.pt"),
     ("sim_bridge", {"task": "no-such-task"}, "unknown task 'no-such-task'"),

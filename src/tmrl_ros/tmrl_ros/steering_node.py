@@ -8,8 +8,13 @@ learner; new actor weights from the learner are swapped in between two decisions
                 tmrl/timestep         std_msgs/Float32: the context timestep t chosen
                 tmrl/steering         tmrl_msgs/SteeringCommand: everything chosen
                 /tmrl/transitions     tmrl_msgs/Transition (transient-local history for a restarted learner)
-    calls       /tmrl/sample_chunk    tmrl_msgs/action/SampleChunk (policy_server)
+    calls       /tmrl/sample_chunk    tmrl_msgs/action/SampleChunk (policy_server), unless
+                                      `sample_in_process` loads the same sampler into this process
                 execute_chunk         tmrl_msgs/action/ExecuteChunk (the driver)
+
+`sample_in_process` is the composed form of the graph: the policy server's `PolicyService`, the
+same checks and the same ONNX sampler, runs inside steering, which saves one action round trip
+(two service calls over DDS) per decision. The policy server keeps serving everyone else.
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ from rclpy.action import ActionClient
 from rclpy.node import Node
 from std_msgs.msg import Float32, Float32MultiArray
 
+from tmrl_learning.system.policy_service import PolicyService, RequestError
 from tmrl_learning.system.steering import Steerer
 from tmrl_msgs.action import ExecuteChunk, SampleChunk
 from tmrl_msgs.msg import ActionChunk, Context, PolicyUpdate, SteeringCommand, Transition
 from tmrl_ros import qos
 from tmrl_ros.agent_params import declare_agent
-from tmrl_ros.convert import chunk_message, floats, guidance, vector
+from tmrl_ros.convert import chunk_message, chunk_request, floats, guidance, vector
 from tmrl_ros.node_main import run
 from tmrl_ros.params import declare
 
@@ -57,6 +63,12 @@ class SteeringNode(Node):
                           "(re)joins late", low=1, high=10**7)
         self.timeout = declare(self, "server_timeout_s", 10.0, "how long to wait for the policy server and the "
                                "driver", low=0.1, high=3600.0)
+        in_process = declare(self, "sample_in_process", False, "sample chunks in this process (the policy "
+                             "server's sampler, composed) instead of calling /tmrl/sample_chunk")
+        backend = declare(self, "sampler_backend", "onnx", "in-process sampler: 'onnx' or 'torch'")
+        self.local_policy = None
+        if in_process and "action" not in agent.cfg.heads:  # (declare_agent has checked the checkpoint)
+            self.local_policy = PolicyService(self.cfg.checkpoint, threads=1, backend=backend)
         self.steerer = Steerer(agent, warmup, seed=self.cfg.seed, deterministic=deterministic)
         self.num_timesteps = agent.cfg.t_max if "timestep" in agent.cfg.heads else 0
         self.lock = threading.Lock()
@@ -169,6 +181,15 @@ class SteeringNode(Node):
     def make_chunk(self, ctx: Context, command: SteeringCommand, inputs: dict) -> ActionChunk | None:
         if "action" in inputs:  # rlpd acts in action space: a one-action chunk, no policy
             return chunk_message(np.asarray(inputs["action"])[None], 0, self.steerer.version,
+                                 self.get_clock().now().to_msg())
+        if self.local_policy is not None:
+            try:
+                chunk, _ = self.local_policy.sample(chunk_request(ctx, command))
+            except RequestError as err:
+                self.get_logger().error(f"cannot sample for {ctx.episode_id}/{ctx.step}: {err}",
+                                        throttle_duration_sec=5.0)
+                return None
+            return chunk_message(chunk, command.context_timestep, self.local_policy.version,
                                  self.get_clock().now().to_msg())
         result = self.call(self.sampler, SampleChunk.Goal(context=ctx, steering=command), "sample_chunk")
         if result is None:
