@@ -23,6 +23,7 @@ NODES = {
     "steering": "tmrl_ros.steering_node:main",
     "reward_reset": "tmrl_ros.reward_reset_node:main",
     "learner": "tmrl_ros.learner_node:main",
+    "keyboard_labels": "tmrl_ros.keyboard_labels_node:main",
 }
 
 setup(

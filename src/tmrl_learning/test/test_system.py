@@ -14,6 +14,7 @@ from tmrl_learning.data.from_bags import dataset_from_standard_bag, dataset_from
 from tmrl_learning.data.toy import LineWorldSpec, save_lineworld_checkpoint
 from tmrl_learning.system.driver import SimDriver
 from tmrl_learning.system.episodes import FAILED, STARTED, SUCCEEDED, TIMED_OUT, EpisodeBook
+from tmrl_learning.system.labels import RunningEpisode, verdict
 from tmrl_learning.system.learner import Learner, LearnerConfig
 from tmrl_learning.system.perception import Perception
 from tmrl_learning.system.policy_service import ChunkRequest, PolicyService, RequestError
@@ -71,6 +72,35 @@ def test_driver_stops_a_chunk_when_asked():
     calls = []
     outcome = driver.execute(np.zeros((2, 1)), should_stop=lambda: True, on_step=lambda *a: calls.append(a))
     assert outcome.executed == 1 and len(calls) == 1
+
+
+def test_human_labels_end_the_running_episode():
+    driver = SimDriver("lineworld", seed=0)
+    driver.reset(seed=3)
+    assert not driver.label(7, True)  # another episode: ignored
+    assert driver.label(0, True)
+    steps = []
+    outcome = driver.execute(np.zeros((2, 1)), on_step=lambda *a: steps.append(a))
+    # zero actions never reach the goal: only the label makes this a success, at the first action
+    assert outcome.executed == 1 and outcome.terminated and outcome.success and not outcome.truncated
+    assert outcome.reward == 0.0 and steps == [(0, 0.0, True)]
+    assert not driver.label(0, False)  # the episode is over
+    driver.reset()
+    assert driver.label(1, False)
+    outcome = driver.execute(np.zeros((2, 1)))
+    assert outcome.truncated and not outcome.terminated and not outcome.success and outcome.reward == -1.0
+    driver.reset()
+    outcome = driver.execute(np.zeros((2, 1)))  # no label left over from episode 1
+    assert outcome.executed == 2 and not (outcome.terminated or outcome.truncated)
+
+    assert [verdict(k) for k in ("s", "S\n", "f", "x", "", "success")] == [True, True, False, None, None, True]
+    assert verdict("y", success_keys="yo", failure_keys="n") is True
+    running = RunningEpisode("robot")
+    running.on_event("robot", STARTED, 4)
+    running.on_event("other", SUCCEEDED, 4)
+    assert running.episode_id == 4
+    running.on_event("robot", FAILED, 4)
+    assert running.episode_id is None
 
 
 def test_perception_names_bad_observations():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import signal
+import subprocess
 
 import pytest
 from graph_fixtures import Watcher, lineworld_params
@@ -13,7 +14,7 @@ from rclpy.action import ActionClient
 
 from tmrl_learning.data.toy import save_lineworld_checkpoint
 from tmrl_msgs.action import ExecuteChunk, SampleChunk
-from tmrl_msgs.msg import ActionChunk, Context, SteeringCommand, Transition
+from tmrl_msgs.msg import ActionChunk, Context, EpisodeEvent, SteeringCommand, Transition
 from tmrl_ros import qos
 from tmrl_ros.graph import NodeSpec, sim_finetune_graph
 from tmrl_ros.processes import GraphProcesses, start, stop
@@ -99,17 +100,45 @@ def test_malformed_input_is_refused_with_a_reason_and_nodes_keep_running(node, t
         assert not graph.dead(), graph.logs()
 
 
-def test_steering_samples_in_process_without_a_policy_server(node, tmp_path, checkpoint):
+def composed_graph(tmp_path, checkpoint) -> list[NodeSpec]:
+    """The LineWorld graph with steering sampling in process: no policy server, no learner."""
     params = lineworld_params(tmp_path)
     params.write_text(params.read_text().replace("/**/steering:\n  ros__parameters:\n",
                                                  "/**/steering:\n  ros__parameters:\n    sample_in_process: true\n"))
-    specs = [s for s in sim_finetune_graph("lineworld", str(checkpoint), tmp_path / "run", params_file=params)
-             if s.name not in ("policy_server", "learner")]
+    return [s for s in sim_finetune_graph("lineworld", str(checkpoint), tmp_path / "run", params_file=params)
+            if s.name not in ("policy_server", "learner")]
+
+
+def test_steering_samples_in_process_without_a_policy_server(node, tmp_path, checkpoint):
     watcher = Watcher(node)
-    with GraphProcesses(specs, tmp_path / "logs") as graph:
+    with GraphProcesses(composed_graph(tmp_path, checkpoint), tmp_path / "logs") as graph:
         assert spin_until(node, lambda: len(watcher.transition_keys) >= 40, 90.0), graph.logs()
         assert len(set(watcher.timesteps)) >= 5, watcher.timesteps
         assert "sample_chunk" not in graph.log("steering"), graph.log("steering")  # never asked a server
+        assert not graph.dead(), graph.logs()
+
+
+def test_a_keyboard_label_ends_the_running_episode(node, tmp_path, checkpoint):
+    watcher = Watcher(node)
+    labels = lambda kind: [e for e in watcher.episodes if e.event == kind and e.source == "sim0"]  # noqa: E731
+    with GraphProcesses(composed_graph(tmp_path, checkpoint), tmp_path / "logs") as graph:
+        keyboard = start(NodeSpec("keyboard_labels", "keyboard_labels").command(), tmp_path / "keyboard.log",
+                         stdin=subprocess.PIPE)
+        try:
+            assert spin_until(node, lambda: len(watcher.transition_keys) >= 10, 90.0), graph.logs()
+
+            def labelled_success() -> bool:  # press "s" until a labelled episode ends as a success
+                keyboard.stdin.write(b"x\ns\n")  # "x" is no label key
+                keyboard.stdin.flush()
+                spin_until(node, lambda: False, 1.0)
+                done = {e.episode_id for e in labels(EpisodeEvent.SUCCEEDED)}
+                return any(e.episode_id in done and e.reason == "keyboard" for e in labels(EpisodeEvent.LABELED))
+            assert spin_until(node, labelled_success, 60.0), ((tmp_path / "keyboard.log").read_text(), graph.logs())
+            assert "labelled success (keyboard)" in graph.log("sim_bridge")
+            assert all(e.success for e in labels(EpisodeEvent.LABELED))
+        finally:
+            stop(keyboard)
+        assert "labelling sim0" in (tmp_path / "keyboard.log").read_text()
         assert not graph.dead(), graph.logs()
 
 

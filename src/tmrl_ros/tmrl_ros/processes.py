@@ -12,11 +12,11 @@ from pathlib import Path
 from tmrl_ros.graph import NodeSpec
 
 
-def start(cmd: list[str], log: Path) -> subprocess.Popen:
-    """Start a process in its own session with its output in `log`."""
+def start(cmd: list[str], log: Path, stdin=None) -> subprocess.Popen:
+    """Start a process in its own session with its output in `log` (`stdin`: as for Popen)."""
     handle = open(log, "w")  # noqa: SIM115 - closed with the process in stop()
     proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, env=dict(os.environ),
-                            start_new_session=True)
+                            start_new_session=True, stdin=stdin)
     proc.log_handle = handle  # type: ignore[attr-defined]
     proc.log_path = log  # type: ignore[attr-defined]
     return proc

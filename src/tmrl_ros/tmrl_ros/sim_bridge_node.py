@@ -5,6 +5,8 @@
     action     execute_chunk  tmrl_msgs/action/ExecuteChunk: run the first `steps` actions of a chunk;
                               one feedback per action; a cancel stops it after the current action
     service    reset          tmrl_msgs/srv/Reset: start a new episode
+    subscribes /tmrl/episode  tmrl_msgs/EpisodeEvent: LABELED events for this source (a human's
+                              verdict, e.g. from keyboard_labels) end the running episode
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from rclpy.node import Node
 
 from tmrl_learning.system.driver import SimDriver
 from tmrl_msgs.action import ExecuteChunk
-from tmrl_msgs.msg import Context
+from tmrl_msgs.msg import Context, EpisodeEvent
 from tmrl_msgs.srv import Reset
 from tmrl_ros import qos
 from tmrl_ros.convert import floats, observation_message, vector
@@ -41,8 +43,20 @@ class SimBridge(Node):
         self.create_service(Reset, "reset", self.on_reset, callback_group=group)
         self.server = ActionServer(self, ExecuteChunk, "execute_chunk", self.on_execute, callback_group=group,
                                    cancel_callback=lambda _: CancelResponse.ACCEPT)
+        self.create_subscription(EpisodeEvent, "/tmrl/episode", self.on_episode_event, qos.EVENTS,
+                                 callback_group=group)
         self.executed_actions = 0
         self.get_logger().info(f"sim bridge for {task} ({self.source}) ready")
+
+    def on_episode_event(self, msg: EpisodeEvent) -> None:
+        if msg.event != EpisodeEvent.LABELED or msg.source != self.source:
+            return
+        verdict = "success" if msg.success else "failure"
+        if self.driver.label(int(msg.episode_id), msg.success):  # no lock: it only sets a flag
+            self.get_logger().info(f"episode {msg.episode_id} labelled {verdict} ({msg.reason or 'no reason'})")
+        else:
+            self.get_logger().warning(f"ignored a {verdict} label for episode {msg.episode_id}: the driver is at "
+                                      f"episode {self.driver.episode_id}", throttle_duration_sec=2.0)
 
     def publish_observation(self):
         msg = observation_message(self.driver.observation(), self.source, self.get_clock().now().to_msg())

@@ -31,11 +31,27 @@ class ChunkOutcome:
 
 
 class SimDriver:
+    """Human labels (`label`) end the labelled episode at its next action: success as a terminal
+    success (that action's reward becomes the sparse success reward, 0 instead of -1), failure as a
+    cut (truncated: the state is not terminal, the learner bootstraps)."""
+
     def __init__(self, task: str, seed: int = 0):
         self.task = sim_task(task)
         self.env = self.task.make_env(seed)
         self.obs_dim, self.action_dim = self.task.obs_dim, self.task.spec.action_dim
         self.episode_id, self.step, self._obs, self.ended = -1, 0, None, True
+        self._label: tuple[int, bool] | None = None  # (episode_id, success) from a human
+
+    def label(self, episode_id: int, success: bool) -> bool:
+        """A human's verdict on an episode; False (ignored) unless it is the one running."""
+        if self.ended or episode_id != self.episode_id:
+            return False
+        self._label = (episode_id, bool(success))
+        return True
+
+    def _take_label(self) -> bool | None:
+        label, self._label = self._label, None
+        return label[1] if label is not None and label[0] == self.episode_id else None
 
     def reset(self, seed: int = -1) -> Observation:
         if seed >= 0:
@@ -87,12 +103,18 @@ class SimDriver:
             before.append(self._obs.copy())
             result = self.env.step(chunk[k])
             self._obs = np.asarray(result.observation, np.float32)
-            total += result.reward
+            reward, terminated, truncated, success = (float(result.reward), bool(result.terminated),
+                                                      bool(result.truncated), bool(result.success))
+            labelled = self._take_label()
+            if labelled is True and not success:
+                reward, terminated, success = 0.0, True, True
+            elif labelled is False and not terminated:
+                truncated = True
+            total += reward
             if on_step is not None:
-                on_step(k, float(result.reward), bool(result.success))
-            if result.terminated or result.truncated:
+                on_step(k, reward, success)
+            if terminated or truncated:
                 break
         self.step += 1
-        self.ended = bool(result.terminated or result.truncated)
-        return ChunkOutcome(len(before), total, bool(result.terminated), bool(result.truncated), bool(result.success),
-                            self.observation(), np.stack(before))
+        self.ended = terminated or truncated
+        return ChunkOutcome(len(before), total, terminated, truncated, success, self.observation(), np.stack(before))
