@@ -18,6 +18,14 @@ from tmrl_learning.system.labels import RunningEpisode, verdict
 from tmrl_learning.system.learner import Learner, LearnerConfig
 from tmrl_learning.system.perception import Perception
 from tmrl_learning.system.policy_service import ChunkRequest, PolicyService, RequestError
+from tmrl_learning.system.sensors import (
+    ApproximateSync,
+    CloudField,
+    SensorLayout,
+    cloud_xyz,
+    farthest_points,
+    joint_vector,
+)
 from tmrl_learning.system.steering import Steerer, make_agent
 from tmrl_learning.system.tasks import sim_task
 from tmrl_learning.tmrl.agent import AgentConfig
@@ -101,6 +109,52 @@ def test_human_labels_end_the_running_episode():
     assert running.episode_id == 4
     running.on_event("robot", FAILED, 4)
     assert running.episode_id is None
+
+
+def test_sensor_streams_are_synchronised_and_decoded():
+    sync = ApproximateSync(["obs", "joints"], slop=0.02)
+    assert sync.add("joints", 0.00, "j0") is None  # no observation yet
+    assert sync.add("joints", 0.10, "j1") is None
+    matched = sync.add("obs", 0.105, "o1")  # nearest joint state: 0.10
+    assert matched == {"obs": (0.105, "o1"), "joints": (0.10, "j1")}
+    assert sync.add("obs", 0.30, "o2") is None  # j1 was used and j0 is dropped: nothing near 0.30 yet
+    assert sync.add("joints", 0.35, "j2") is None  # 50 ms apart > slop
+    assert sync.add("joints", 0.31, "j3") == {"joints": (0.31, "j3"), "obs": (0.30, "o2")}
+    assert [stamp for stamp, _ in sync.queues["joints"]] == [0.35]  # j3 used; j2 (arrived earlier, newer) kept
+    with pytest.raises(KeyError, match="unknown stream 'cam'"):
+        sync.add("cam", 0.0, None)
+
+    assert joint_vector(["b", "a", "c"], [2.0, 1.0, 3.0], ["a", "b"]).tolist() == [1.0, 2.0]
+    with pytest.raises(ValueError, match=r"lacks joints \['d'\]"):
+        joint_vector(["a"], [1.0], ["a", "d"])
+    with pytest.raises(ValueError, match="NaN"):
+        joint_vector(["a"], [math.nan], ["a"])
+
+    # A PointCloud2 payload: x, y, z float32 at offsets 0, 4, 8, an intensity after, 16-byte points.
+    rng = np.random.default_rng(0)
+    xyz = rng.uniform(-1, 1, (200, 3)).astype(np.float32)
+    xyz[5] = np.nan
+    raw = np.zeros(200, np.dtype({"names": ["x", "y", "z", "i"], "formats": ["<f4"] * 4,
+                                  "offsets": [0, 4, 8, 12], "itemsize": 16}))
+    raw["x"], raw["y"], raw["z"] = xyz.T
+    fields = [CloudField(a, 4 * k, 7) for k, a in enumerate("xyz")]
+    cloud = cloud_xyz(raw.tobytes(), fields, 16, 200)
+    assert cloud.shape == (199, 3) and np.allclose(cloud[:5], xyz[:5]) and np.allclose(cloud[5], xyz[6])
+    with pytest.raises(ValueError, match=r"lacks fields \['z'\]"):
+        cloud_xyz(raw.tobytes(), fields[:2], 16, 200)
+    with pytest.raises(ValueError, match="3200 bytes"):
+        cloud_xyz(raw.tobytes(), fields, 16, 300)
+
+    picked = farthest_points(cloud, 16)
+    assert picked.shape == (16, 3) and len(np.unique(picked, axis=0)) == 16
+    spread = lambda p: np.ptp(p, axis=0).min()  # noqa: E731
+    assert spread(picked) > 0.8 * spread(cloud)  # farthest points reach the cloud's extent
+    assert np.array_equal(picked, farthest_points(cloud, 16))  # deterministic
+    assert farthest_points(cloud[:3], 5).shape == (5, 3)
+    obs, context, proprio = SensorLayout(["a", "b"], 16).inputs(np.array([1.0, 2.0], np.float32), cloud)
+    assert context.shape == (48,) and proprio.tolist() == [1.0, 2.0] and obs.shape == (50,)
+    with pytest.raises(ValueError, match="needs a point cloud"):
+        SensorLayout(["a"], 4).inputs(np.zeros(1, np.float32), None)
 
 
 def test_perception_names_bad_observations():

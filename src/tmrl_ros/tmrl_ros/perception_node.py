@@ -1,42 +1,99 @@
-"""perception: a driver's raw observations -> the policy's context and proprio.
+"""perception: a driver's observations (and a robot's sensors) -> the policy's context and proprio.
 
-    subscribes  observation   tmrl_msgs/Context from the driver (observation filled)
-    publishes   tmrl/context  tmrl_msgs/Context with context and proprio filled (clean: timestep 0)
+    subscribes  observation   tmrl_msgs/Context from the driver: a decision point (ids, task, goal,
+                              and for simulated tasks the state itself)
+                joint_states  sensor_msgs/JointState          (inputs = "sensors")
+                points        sensor_msgs/PointCloud2         (inputs = "sensors", cloud_points > 0)
+    publishes   tmrl/context  tmrl_msgs/Context with observation, context and proprio filled (clean:
+                              timestep 0)
 
-For the simulated tasks the raw observation is the state; robot drivers add their sensors (joint
-states, images, point clouds) with their own time synchronisation in the robot-driver issue.
+inputs = "driver": the driver's observation is the state of a simulated task (its layout from
+`task`). inputs = "sensors": each driver observation is matched with the joint state and point
+cloud nearest in time (all within `sync_slop_s`, by header stamps); proprio = the joints in
+`joint_names` order, context = `cloud_points` farthest points of the cloud, flattened. Images need
+an encoder and come with the VLA issue. Unusable input is dropped with a logged reason.
 """
 
 from __future__ import annotations
 
 from rclpy.node import Node
+from sensor_msgs.msg import JointState, PointCloud2
 
 from tmrl_learning.system.perception import Perception
+from tmrl_learning.system.sensors import ApproximateSync, CloudField, SensorLayout, cloud_xyz, joint_vector
 from tmrl_learning.system.tasks import sim_task
 from tmrl_msgs.msg import Context
 from tmrl_ros import qos
 from tmrl_ros.convert import floats, vector
-from tmrl_ros.node_main import run
+from tmrl_ros.node_main import StartupError, run
 from tmrl_ros.params import declare
+
+
+def seconds(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class PerceptionNode(Node):
     def __init__(self) -> None:
         super().__init__("perception")
-        task = sim_task(declare(self, "task", "pointmaze-large-to-giant", "task whose context layout to produce"))
-        self.perception = Perception(task.spec, task.obs_dim)
+        task = declare(self, "task", "pointmaze-large-to-giant", "task whose context layout to produce "
+                       "(inputs = driver)")
+        self.inputs = declare(self, "inputs", "driver", "'driver' (the observation is the state) or 'sensors'")
         self.publisher = self.create_publisher(Context, "tmrl/context", qos.DECISION)
-        self.create_subscription(Context, "observation", self.on_observation, qos.DECISION)
         self.published = self.dropped = 0
+        if self.inputs == "driver":
+            self.perception = Perception(sim_task(task).spec, sim_task(task).obs_dim)
+            self.create_subscription(Context, "observation", self.on_observation, qos.DECISION)
+            return
+        if self.inputs != "sensors":
+            raise StartupError(f"parameter 'inputs' is {self.inputs!r}; expected 'driver' or 'sensors'")
+        joints = declare(self, "joint_names", [], "joints whose positions make the proprio, in this order")
+        points = declare(self, "cloud_points", 0, "points kept from each cloud (farthest-point sampling; 0: no "
+                         "cloud)", low=0, high=100_000)
+        slop = declare(self, "sync_slop_s", 0.05, "largest time difference within one synchronised set",
+                       low=0.0, high=10.0)
+        if not joints:
+            raise StartupError("inputs = sensors needs the parameter 'joint_names'")
+        self.layout = SensorLayout(list(joints), points)
+        self.sync = ApproximateSync(["observation", "joint_states"] + (["points"] if points else []), slop)
+        self.create_subscription(Context, "observation", lambda m: self.on_sensor("observation", m), qos.DECISION)
+        self.create_subscription(JointState, "joint_states", lambda m: self.on_sensor("joint_states", m),
+                                 qos.SENSOR)
+        if points:
+            self.create_subscription(PointCloud2, "points", lambda m: self.on_sensor("points", m), qos.SENSOR)
+
+    def drop(self, what: str, err: Exception) -> None:
+        self.dropped += 1
+        self.get_logger().error(f"dropped {what}: {err}", throttle_duration_sec=2.0)
 
     def on_observation(self, msg: Context) -> None:
         try:
             obs, context, proprio = self.perception(vector(msg.observation))
         except ValueError as err:
-            self.dropped += 1
-            self.get_logger().error(f"dropped observation {msg.source}/{msg.episode_id}/{msg.step}: {err}",
-                                    throttle_duration_sec=2.0)
+            self.drop(f"observation {msg.source}/{msg.episode_id}/{msg.step}", err)
             return
+        self.publish(msg, obs, context, proprio)
+
+    def on_sensor(self, stream: str, msg) -> None:
+        matched = self.sync.add(stream, seconds(msg.header.stamp), msg)
+        if matched is None:
+            return
+        driver = matched["observation"][1]
+        try:
+            joint_msg = matched["joint_states"][1]
+            joints = joint_vector(joint_msg.name, joint_msg.position, self.layout.joints)
+            cloud = None
+            if "points" in matched:
+                c = matched["points"][1]
+                fields = [CloudField(f.name, f.offset, f.datatype) for f in c.fields]
+                cloud = cloud_xyz(bytes(c.data), fields, c.point_step, c.width * c.height, c.is_bigendian)
+            obs, context, proprio = self.layout.inputs(joints, cloud)
+        except (ValueError, KeyError) as err:
+            self.drop(f"sensors for {driver.source}/{driver.episode_id}/{driver.step}", err)
+            return
+        self.publish(driver, obs, context, proprio)
+
+    def publish(self, msg: Context, obs, context, proprio) -> None:
         msg.observation, msg.context, msg.proprio = floats(obs), floats(context), floats(proprio)
         msg.context_timestep = 0
         self.publisher.publish(msg)

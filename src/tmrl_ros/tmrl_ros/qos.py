@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 
 def _profile(depth: int, latched: bool) -> QoSProfile:
@@ -23,6 +23,7 @@ DECISION = _profile(10, latched=True)
 POLICY_UPDATE = _profile(1, latched=True)
 COMMAND = _profile(10, latched=False)
 EVENTS = _profile(100, latched=False)
+SENSOR = qos_profile_sensor_data
 
 
 def transitions(history: int) -> QoSProfile:
