@@ -143,3 +143,26 @@ def test_timestep_modulation_learns_what_noise_steering_cannot(tmp_path):
     assert results["tmrl"][-1] >= 0.75, results
     assert (tmp_path / "tmrl" / "curve.csv").read_text().startswith("step,env_steps")
     assert (tmp_path / "tmrl" / "agent.pt").is_file() and (tmp_path / "tmrl" / "replay.npz").is_file()
+
+
+@pytest.mark.slow
+def test_noise_aliasing_variant_learns_through_its_action_critic(tmp_path):
+    """The same task with DSRL's noise-aliasing critic: Q_A on the executed actions, the steering
+    critic distilled from it. It must learn too, and keep what it executed and its action critic."""
+    cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint="in-memory", num_envs=4, execute=2,
+                         steps=500, warmup=100, eval_every=250, eval_episodes=8, checkpoint_every=250,
+                         agent=AgentConfig(gamma=0.95, action_critic=True, **SMALL_AGENT))
+    policy = pretrain_lineworld(None)
+    curve = finetune(cfg, tmp_path / "na", VectorEnv([LineWorld(i) for i in range(4)]),
+                     [LineWorld(99 + i) for i in range(8)], policy, spec=LineWorldSpec(), progress=False)
+    assert curve[-1]["eval_success"] >= 0.75, curve
+    assert {"action_critic_loss", "distill_loss"} <= set(curve[-1])
+    with np.load(tmp_path / "na" / "replay.npz") as saved:
+        executed = saved["executed_actions"]
+        assert executed.shape == (2000, 2) and np.abs(executed).max() <= 1.0 and np.abs(executed).sum() > 0
+    state = torch.load(tmp_path / "na" / "agent.pt", weights_only=False)
+    assert "action_critic" in state["agent"]
+    plain = small_agent(heads={"noise": 1, "timestep": 1, "context_noise": 1})
+    with pytest.raises(RuntimeError, match="no action critic is attached"):
+        plain.cfg.action_critic = True
+        plain.update({})

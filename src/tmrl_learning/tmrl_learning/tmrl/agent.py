@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from tmrl_learning.tmrl.aliasing import ActionCritic, ChunkFn
 from tmrl_learning.tmrl.networks import CriticEnsemble, SquashedGaussianActor
 
 
@@ -43,6 +44,7 @@ class AgentConfig:
     t_max: int = 100                   # cap on the context timestep the actor may pick (safety knob)
     guidance_min: float = 0.0
     guidance_max: float = 4.0
+    action_critic: bool = False        # DSRL's noise-aliasing variant (tmrl/aliasing.py); the runner attaches it
 
 
 class SteeringAgent:
@@ -60,6 +62,14 @@ class SteeringAgent:
         self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.lr, fused=True)
         self.alpha_opt = torch.optim.Adam(self.log_alpha.parameters(), lr=cfg.lr, fused=True)
         self.updates = 0
+        self.action_critic: ActionCritic | None = None
+
+    def attach_action_critic(self, executed_dim: int, chunk_fn: ChunkFn) -> None:
+        """Learn Q(o, y) by distillation from an action critic (cfg.action_critic); `chunk_fn(o, y)`
+        gives the executed actions (B, executed_dim); batches must hold "executed_actions"."""
+        c = self.cfg
+        self.action_critic = ActionCritic(self.obs_dim, executed_dim, chunk_fn, c.critics, c.hidden, c.critic_layers,
+                                          c.lr, c.gamma, c.tau)
 
     @property
     def action_dim(self) -> int:
@@ -159,8 +169,14 @@ class SteeringAgent:
         """One batch of utd * batch_size rows: utd critic updates, then one actor update."""
         n = self.cfg.batch_size
         metrics: dict[str, float] = {}
+        if self.cfg.action_critic and self.action_critic is None:
+            raise RuntimeError("cfg.action_critic is set but no action critic is attached (attach_action_critic)")
         for i in range(self.cfg.utd):
-            metrics = self.update_critic({k: v[i * n:(i + 1) * n] for k, v in batch.items()})
+            minibatch = {k: v[i * n:(i + 1) * n] for k, v in batch.items()}
+            if self.action_critic is not None:
+                metrics = self.action_critic.update(self, minibatch)
+            else:
+                metrics = self.update_critic(minibatch)
         metrics.update(self.update_actor({k: v[-n:] for k, v in batch.items()}))
         self.updates += 1
         return metrics
@@ -170,7 +186,8 @@ class SteeringAgent:
         return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
                 "target": self.target.state_dict(), "log_alpha": self.log_alpha.state_dict(),
                 "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
-                "alpha_opt": self.alpha_opt.state_dict(), "updates": self.updates}
+                "alpha_opt": self.alpha_opt.state_dict(), "updates": self.updates,
+                **({"action_critic": self.action_critic.state_dict()} if self.action_critic is not None else {})}
 
     def load_state_dict(self, state: dict) -> None:
         self.actor.load_state_dict(state["actor"])
@@ -181,3 +198,7 @@ class SteeringAgent:
         self.critic_opt.load_state_dict(state["critic_opt"])
         self.alpha_opt.load_state_dict(state["alpha_opt"])
         self.updates = state["updates"]
+        if self.action_critic is not None:
+            if "action_critic" not in state:
+                raise ValueError("the saved agent has no action critic; this one uses one (agent.action_critic)")
+            self.action_critic.load_state_dict(state["action_critic"])

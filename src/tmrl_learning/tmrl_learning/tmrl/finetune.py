@@ -130,7 +130,15 @@ def finetune(cfg: FinetuneConfig, out: Path, venv, eval_envs, policy: FlowPolicy
     num_timesteps = policy.smoother.num_timesteps if policy is not None else 0
     agent = build_agent(cfg, venv.obs_dim, venv.action_dim, venv.context_dim, num_timesteps)
     make_chunks = ChunkMaker(agent, policy, spec, cfg.execute)
-    buffer = ReplayBuffer(venv.obs_dim, agent.action_dim, capacity=max(cfg.steps * cfg.num_envs, 1000))
+    executed_dim = 0
+    if cfg.agent.action_critic:
+        if policy is None:
+            raise ValueError(f"agent.action_critic needs a pre-trained policy; method {cfg.method} has none")
+        executed_dim = cfg.execute * venv.action_dim
+        agent.attach_action_critic(executed_dim, lambda o, y: torch.from_numpy(
+            make_chunks(y.numpy(), o.numpy())[0][:, :cfg.execute].reshape(len(o), -1)))
+    buffer = ReplayBuffer(venv.obs_dim, agent.action_dim, capacity=max(cfg.steps * cfg.num_envs, 1000),
+                          executed_dim=executed_dim)
     if offline is not None:
         buffer.set_offline(**offline)
     rng = np.random.default_rng(cfg.seed)
@@ -162,8 +170,13 @@ def finetune(cfg: FinetuneConfig, out: Path, venv, eval_envs, policy: FlowPolicy
         y = agent.random_actions(venv.num_envs, rng) if step < cfg.warmup else agent.act(obs)
         chunks, _ = make_chunks(y, obs)
         result = venv.step_chunks(chunks, cfg.execute)
+        extra = {}
+        if executed_dim:  # what ran: the chunk's first `execute` actions, zeros after an episode's end
+            ran = np.arange(cfg.execute)[None, :, None] < np.asarray(result["executed"])[:, None, None]
+            extra["executed_actions"] = (chunks[:, :cfg.execute] * ran).reshape(len(chunks), -1)
         buffer.add(observation=obs, steering_action=y, reward=result["reward"],
-                   next_observation=result["next_observation"], terminated=result["terminated"].astype(np.float32))
+                   next_observation=result["next_observation"], terminated=result["terminated"].astype(np.float32),
+                   **extra)
         env_steps += int(result["executed"].sum())
         episode_success += [bool(s) for s, d in zip(result["success"], result["terminated"] | result["truncated"],
                                                       strict=True) if d]

@@ -14,7 +14,10 @@ FIELDS = ("observation", "steering_action", "reward", "next_observation", "termi
 
 
 class ReplayBuffer:
-    def __init__(self, obs_dim: int, action_dim: int, capacity: int = 1_000_000):
+    """`executed_dim` > 0 adds the field "executed_actions": the actions the robot executed, flattened
+    (zero-padded when an episode ended mid-chunk), for an action-space critic."""
+
+    def __init__(self, obs_dim: int, action_dim: int, capacity: int = 1_000_000, executed_dim: int = 0):
         self.capacity, self.size, self.pos = capacity, 0, 0
         self.data = {
             "observation": np.zeros((capacity, obs_dim), np.float32),
@@ -23,6 +26,9 @@ class ReplayBuffer:
             "next_observation": np.zeros((capacity, obs_dim), np.float32),
             "terminated": np.zeros(capacity, np.float32),
         }
+        if executed_dim:
+            self.data["executed_actions"] = np.zeros((capacity, executed_dim), np.float32)
+        self.fields = tuple(self.data)
         self.offline: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -30,11 +36,11 @@ class ReplayBuffer:
 
     def add(self, **batch: np.ndarray) -> None:
         """Add B transitions: each field (B, ...)."""
-        missing = set(FIELDS) - set(batch)
+        missing = set(self.fields) - set(batch)
         if missing:
             raise KeyError(f"transition batch lacks {sorted(missing)}")
         n = len(batch["reward"])
-        for key in FIELDS:
+        for key in self.fields:
             value = np.asarray(batch[key], np.float32)
             if value.shape[1:] != self.data[key].shape[1:] or len(value) != n:
                 raise ValueError(f"transition field {key!r} has shape {value.shape}, expected "
@@ -42,23 +48,26 @@ class ReplayBuffer:
             if not np.isfinite(value).all():
                 raise ValueError(f"transition field {key!r} contains NaN or inf")
         idx = (self.pos + np.arange(n)) % self.capacity
-        for key in FIELDS:
+        for key in self.fields:
             self.data[key][idx] = np.asarray(batch[key], np.float32)
         self.pos = int((self.pos + n) % self.capacity)
         self.size = min(self.size + n, self.capacity)
 
     def set_offline(self, **data: np.ndarray) -> None:
-        self.offline = {k: np.asarray(data[k], np.float32) for k in FIELDS}
+        missing = set(self.fields) - set(data)
+        if missing:
+            raise KeyError(f"offline data lacks {sorted(missing)}")
+        self.offline = {k: np.asarray(data[k], np.float32) for k in self.fields}
 
     def sample(self, n: int, rng: np.random.Generator, offline_fraction: float = 0.0) -> dict[str, torch.Tensor]:
         if self.size == 0:
             raise RuntimeError("cannot sample from an empty replay buffer")
         n_off = int(round(n * offline_fraction)) if self.offline is not None else 0
         idx = rng.integers(0, self.size, n - n_off)
-        out = {k: self.data[k][idx] for k in FIELDS}
+        out = {k: self.data[k][idx] for k in self.fields}
         if n_off:
             off = rng.integers(0, len(self.offline["reward"]), n_off)
-            out = {k: np.concatenate([out[k], self.offline[k][off]]) for k in FIELDS}
+            out = {k: np.concatenate([out[k], self.offline[k][off]]) for k in self.fields}
         return {k: torch.from_numpy(v) for k, v in out.items()}
 
     def state_dict(self) -> dict:
@@ -69,7 +78,9 @@ class ReplayBuffer:
         size = int(state["size"])
         if size > self.capacity:
             raise ValueError(f"saved buffer holds {size} transitions, capacity is {self.capacity}")
-        for k in FIELDS:
+        for k in self.fields:
+            if k not in state:
+                raise ValueError(f"saved buffer lacks the field {k!r}")
             if state[k].shape[1:] != self.data[k].shape[1:]:
                 raise ValueError(f"saved buffer field {k!r} has shape {state[k].shape}, expected {self.data[k].shape}")
             self.data[k][:size] = state[k]
