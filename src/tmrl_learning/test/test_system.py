@@ -13,7 +13,7 @@ from tmrl_learning.data.dataset import DatasetError
 from tmrl_learning.data.from_bags import dataset_from_standard_bag, dataset_from_transitions_bag, transitions_from_bag
 from tmrl_learning.data.toy import LineWorldSpec, save_lineworld_checkpoint
 from tmrl_learning.system.driver import SimDriver
-from tmrl_learning.system.episodes import FAILED, STARTED, SUCCEEDED, TIMED_OUT, EpisodeBook
+from tmrl_learning.system.episodes import ABORTED, FAILED, STARTED, SUCCEEDED, TIMED_OUT, EpisodeBook
 from tmrl_learning.system.labels import RunningEpisode, verdict
 from tmrl_learning.system.learner import Learner, LearnerConfig
 from tmrl_learning.system.perception import Perception
@@ -198,6 +198,11 @@ def test_episode_book_events_and_its_own_time_limit():
     assert events[-1][-1].kind == TIMED_OUT and "limit of 3" in events[-1][-1].reason
     assert [e.kind for e in book.on_transition("b", 0, 0, -1.0, True, False, False)] == [STARTED, FAILED]
     assert book.success_rate() == pytest.approx(1 / 3)
+    book.on_transition("a", 2, 0, -1.0, False, False, False)
+    stalled = book.abort("a", 2, "no transition for 60 s")
+    assert (stalled.kind, stalled.episode_id, stalled.steps, stalled.ends_episode) == (ABORTED, 2, 1, True)
+    assert book.on_transition("a", 2, 1, -1.0, True, False, True) == []  # a late result changes nothing
+    assert book.success_rate() == pytest.approx(1 / 3) and len(book.outcomes) == 3  # not the policy's failure
 
 
 def test_steerer_warms_up_swaps_weights_and_checks_them(checkpoint):

@@ -142,6 +142,25 @@ def test_a_keyboard_label_ends_the_running_episode(node, tmp_path, checkpoint):
         assert not graph.dead(), graph.logs()
 
 
+def test_a_stalled_episode_is_aborted_and_reset(node, tmp_path, checkpoint):
+    """No steering node: no transition ever comes, so reward_reset aborts each episode after its
+    stall timeout and resets the driver."""
+    specs = [s for s in sim_finetune_graph("lineworld", str(checkpoint), tmp_path / "run",
+                                           params_file=lineworld_params(tmp_path))
+             if s.name in ("sim_bridge", "reward_reset")]
+    for spec in specs:
+        if spec.name == "reward_reset":
+            spec.parameters["stall_timeout_s"] = 1.5
+    watcher = Watcher(node)
+    aborted = lambda: [e for e in watcher.episodes if e.event == EpisodeEvent.ABORTED]  # noqa: E731
+    with GraphProcesses(specs, tmp_path / "logs") as graph:
+        assert spin_until(node, lambda: len(aborted()) >= 2, 30.0), graph.logs()
+        first, second = aborted()[:2]
+        assert "no transition for" in first.reason and second.episode_id == first.episode_id + 1
+        assert spin_until(node, lambda: watcher.observations >= 3, 10.0)  # the first reset and one per abort
+        assert not graph.dead(), graph.logs()
+
+
 @pytest.mark.parametrize(("executable", "parameters", "reason"), [
     ("policy_server", {"checkpoint": "/nonexistent/csp.pt"}, "no policy checkpoint at /nonexistent/csp.pt"),
     ("sim_bridge", {"task": "no-such-task"}, "unknown task 'no-such-task'"),

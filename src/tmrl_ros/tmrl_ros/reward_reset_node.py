@@ -6,7 +6,9 @@ own, and resets the driver through its reset service when an episode is over.
     publishes   /tmrl/episode      tmrl_msgs/EpisodeEvent
     calls       reset              tmrl_msgs/srv/Reset (the driver)
 
-Success comes from the driver (the simulator's success check, or a detector in a robot driver).
+Success comes from the driver (the simulator's success check, a detector in a robot driver, or a
+human label). An episode with no transition for `stall_timeout_s` (a lost result, a dead steering
+node) is aborted and the driver reset, so a graph never waits forever on a finished episode.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 
 from rclpy.node import Node
 
-from tmrl_learning.system.episodes import EpisodeBook, Event
+from tmrl_learning.system.episodes import ABORTED, EpisodeBook, Event
 from tmrl_msgs.msg import EpisodeEvent, Transition
 from tmrl_msgs.srv import Reset
 from tmrl_ros import qos
@@ -32,16 +34,23 @@ class RewardReset(Node):
                             "(0 = only the driver's own limit)", low=0, high=10**9)
         self.retry = declare(self, "reset_retry_s", 1.0, "wait before retrying a failed reset", low=0.01, high=600.0)
         self.seed = declare(self, "seed", -1, "seed of the first reset (-1: none)", low=-1, high=2**31 - 1)
+        self.stall_timeout = declare(self, "stall_timeout_s", 60.0, "abort and reset an episode after this long "
+                                     "without a transition (0: never)", low=0.0, high=86_400.0)
         self.book = EpisodeBook(max_steps)
         self.events = self.create_publisher(EpisodeEvent, "/tmrl/episode", qos.EVENTS)
         self.reset_client = self.create_client(Reset, "reset")
         self.create_subscription(Transition, "/tmrl/transitions", self.on_transition, qos.transitions(100))
         self.resetting, self.reset_sent = False, 0.0
+        self.episode_id: int | None = None  # the running episode, from the last reset
+        self.last_activity = time.monotonic()
         self.pending_reset = self.create_timer(0.2, self.request_reset)  # the first episode
+        if self.stall_timeout:
+            self.create_timer(min(1.0, self.stall_timeout / 2), self.check_stall)
 
     def on_transition(self, msg: Transition) -> None:
         if msg.source != self.source:
             return
+        self.last_activity = time.monotonic()
         for event in self.book.on_transition(msg.source, int(msg.episode_id), int(msg.step), float(msg.reward),
                                              msg.terminated, msg.truncated, msg.terminated):
             self.publish(event)
@@ -54,7 +63,9 @@ class RewardReset(Node):
                            reason=event.reason)
         msg.header.stamp = self.get_clock().now().to_msg()
         self.events.publish(msg)
-        if event.ends_episode:
+        if event.kind == ABORTED:
+            self.get_logger().warning(f"episode {event.episode_id} of {event.source} aborted: {event.reason}")
+        elif event.ends_episode:
             self.get_logger().info(f"episode {event.episode_id} of {event.source}: "
                                    f"{'success' if event.success else event.reason} after {event.steps} steps; "
                                    f"recent success {self.book.success_rate():.2f} over {len(self.book.outcomes)}")
@@ -82,6 +93,16 @@ class RewardReset(Node):
             why = "no response" if response is None else response.message
             self.get_logger().error(f"reset of {self.source} failed ({why}); retrying")
             self.pending_reset = self.create_timer(self.retry, self.request_reset)
+            return
+        self.episode_id, self.last_activity = int(response.context.episode_id), time.monotonic()
+
+    def check_stall(self) -> None:
+        idle = time.monotonic() - self.last_activity
+        if self.resetting or self.pending_reset is not None or self.episode_id is None or idle < self.stall_timeout:
+            return
+        self.last_activity = time.monotonic()
+        self.publish(self.book.abort(self.source, self.episode_id, f"no transition for {idle:.0f} s"))
+        self.request_reset()
 
 
 def main(args: list[str] | None = None) -> None:

@@ -57,6 +57,15 @@ class EpisodeBook:
             events.append(self._close(source, ep, TIMED_OUT, False, f"reward_reset limit of {self.max_steps} steps"))
         return events
 
+    def abort(self, source: str, episode_id: int, reason: str) -> Event:
+        """End an episode that stalled (no transition came); not counted in the success rate: the
+        policy did not fail it."""
+        ep = self.episodes.get(source)
+        if ep is None or ep.episode_id != episode_id:
+            ep = self.episodes[source] = _Episode(episode_id)
+        ep.done = True
+        return Event(ABORTED, source, episode_id, ep.steps, ep.episode_return, False, reason)
+
     def _close(self, source: str, ep: _Episode, kind: int, success: bool, reason: str) -> Event:
         ep.done = True
         self.outcomes.append(success)
