@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tmrl_learning.bags import BagWriter, tmrl_typestore
+from tmrl_learning.csp.train import load_policy
 from tmrl_learning.data.dataset import DatasetError
 from tmrl_learning.data.from_bags import dataset_from_standard_bag, dataset_from_transitions_bag, transitions_from_bag
 from tmrl_learning.data.toy import LineWorldSpec, save_lineworld_checkpoint
@@ -29,7 +30,7 @@ from tmrl_learning.system.sensors import (
 from tmrl_learning.system.steering import Steerer, make_agent
 from tmrl_learning.system.tasks import sim_task
 from tmrl_learning.tmrl.agent import AgentConfig
-from tmrl_learning.tmrl.finetune import FinetuneConfig
+from tmrl_learning.tmrl.finetune import ChunkMaker, FinetuneConfig, attach_action_critic
 
 SMALL_AGENT = dict(hidden=32, actor_layers=2, critic_layers=2, critics=2, batch_size=16)
 
@@ -39,11 +40,15 @@ def checkpoint(tmp_path_factory):
     return save_lineworld_checkpoint(tmp_path_factory.mktemp("policy") / "checkpoint.pt", steps=50)
 
 
-def agent_for(checkpoint, seed=0):
+def agent_for(checkpoint, seed=0, action_critic=False):
     cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint=str(checkpoint), seed=seed,
-                         agent=AgentConfig(**SMALL_AGENT))
+                         agent=AgentConfig(**SMALL_AGENT, action_critic=action_critic))
     task = sim_task("lineworld")
-    return make_agent(cfg, task.obs_dim, task.spec)
+    agent = make_agent(cfg, task.obs_dim, task.spec)
+    if action_critic:  # as the learner node does: the executed actions of 2-action chunks
+        policy, _ = load_policy(checkpoint)
+        assert attach_action_critic(ChunkMaker(agent, policy.eval(), task.spec, 2), task.spec.action_dim) == 2
+    return agent
 
 
 def test_driver_executes_chunks_and_refuses_stale_or_malformed_ones():
@@ -227,13 +232,15 @@ def test_steerer_warms_up_swaps_weights_and_checks_them(checkpoint):
 
 def _transition(rng, obs_dim=2, k=3):
     return {"observation": rng.normal(size=obs_dim), "steering_action": rng.uniform(-1, 1, k), "reward": -1.0,
-            "next_observation": rng.normal(size=obs_dim), "terminated": 0.0}
+            "next_observation": rng.normal(size=obs_dim), "terminated": 0.0, "executed_actions": rng.uniform(-1, 1, 2)}
 
 
-def test_learner_dedupes_updates_and_resumes_exactly(checkpoint, tmp_path):
+@pytest.mark.parametrize("action_critic", [False, True])
+def test_learner_dedupes_updates_and_resumes_exactly(checkpoint, tmp_path, action_critic):
     rng = np.random.default_rng(0)
     cfg = LearnerConfig(warmup_transitions=20, updates_per_transition=0.5, checkpoint_every=10, publish_every=3)
-    learner = Learner(agent_for(checkpoint), cfg, tmp_path)
+    learner = Learner(agent_for(checkpoint, action_critic=action_critic), cfg, tmp_path)
+    assert ("executed_actions" in learner.buffer.fields) is action_critic
     data = [_transition(rng) for _ in range(40)]
     for i, t in enumerate(data):
         assert learner.add(("sim0", 0, i), t)
@@ -247,7 +254,7 @@ def test_learner_dedupes_updates_and_resumes_exactly(checkpoint, tmp_path):
     learner.save()
     saved_rng = torch.get_rng_state()  # the agent's construction below reseeds torch
 
-    resumed = Learner(agent_for(checkpoint, seed=5), cfg, tmp_path)
+    resumed = Learner(agent_for(checkpoint, seed=5, action_critic=action_critic), cfg, tmp_path)
     assert resumed.resume()
     assert resumed.keys == learner.keys and resumed.received == 40 and resumed.updates == 4
     assert not resumed.add(("sim0", 0, 3), data[3])  # a resent transition is recognised after a restart
@@ -258,6 +265,7 @@ def test_learner_dedupes_updates_and_resumes_exactly(checkpoint, tmp_path):
     torch.set_rng_state(saved_rng)
     b = resumed.update()  # same state, same RNG: the same update
     assert a == pytest.approx(b)
+    assert ("distill_loss" in a) is action_critic
     for p, q in zip(learner.agent.actor.parameters(), resumed.agent.actor.parameters(), strict=True):
         assert torch.equal(p, q)
 

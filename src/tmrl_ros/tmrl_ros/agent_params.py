@@ -10,7 +10,6 @@ from tmrl_learning.system.steering import make_agent
 from tmrl_learning.system.tasks import SimTask, sim_task
 from tmrl_learning.tmrl.agent import AgentConfig, SteeringAgent
 from tmrl_learning.tmrl.finetune import METHOD_HEADS, FinetuneConfig
-from tmrl_ros.node_main import StartupError
 from tmrl_ros.params import declare, declare_dataclass
 
 
@@ -26,8 +25,5 @@ def declare_agent(node: Node) -> tuple[FinetuneConfig, SimTask, SteeringAgent]:
                                high=1.0),
         agent=declare_dataclass(node, "agent", AgentConfig(), skip=("heads", "t_max")),
     )
-    if cfg.agent.action_critic:
-        raise StartupError("agent.action_critic (the noise-aliasing critic) runs in `tmrl finetune` only; the "
-                           "ROS learner does not train it yet")
     task = sim_task(cfg.task)
     return cfg, task, make_agent(cfg, task.obs_dim, task.spec)

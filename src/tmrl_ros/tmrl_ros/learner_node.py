@@ -16,6 +16,7 @@ import queue
 import threading
 from pathlib import Path
 
+import numpy as np
 import rclpy
 from rclpy.node import Node
 from std_msgs.msg import String
@@ -32,8 +33,17 @@ from tmrl_ros.params import declare, declare_dataclass
 class LearnerNode(Node):
     def __init__(self) -> None:
         super().__init__("learner")
-        cfg, _, agent = declare_agent(self)
+        cfg, task, agent = declare_agent(self)
         learner_cfg = declare_dataclass(self, "learner", LearnerConfig())
+        execute = declare(self, "execute", 5, "actions the steering nodes execute per chunk (the action critic, "
+                          "agent.action_critic, learns on them; 0: the whole chunk)", low=0, high=10_000)
+        if cfg.agent.action_critic:  # DSRL's noise-aliasing variant: needs the frozen policy here too
+            from tmrl_learning.csp.train import load_policy
+            from tmrl_learning.tmrl.finetune import ChunkMaker, attach_action_critic
+
+            policy, _ = load_policy(cfg.checkpoint)
+            execute = execute or policy.chunk_shape[0]
+            attach_action_critic(ChunkMaker(agent, policy.eval(), task.spec, execute), task.spec.action_dim)
         self.out_dir = Path(declare(self, "out_dir", "runs/learner", "checkpoints go here; a restart resumes"))
         offline_bag = declare(self, "offline_bag", "", "a rosbag2 of recorded transitions for the offline buffer")
         history = declare(self, "transition_history", 10_000, "history depth asked of the steering nodes",
@@ -69,6 +79,10 @@ class LearnerNode(Node):
         transition = {"observation": vector(msg.observation), "steering_action": vector(msg.steering_action),
                       "reward": msg.reward, "next_observation": vector(msg.next_observation),
                       "terminated": float(msg.terminated)}
+        if "executed_actions" in self.learner.buffer.fields:  # what ran, zero-padded to the full width
+            width = self.learner.buffer.data["executed_actions"].shape[1]
+            ran = vector(msg.chunk.data)[: int(msg.executed_steps) * int(msg.chunk.action_dim)][:width]
+            transition["executed_actions"] = np.pad(ran, (0, width - len(ran)))
         try:
             self.learner.add(key, transition)
         except ValueError as err:

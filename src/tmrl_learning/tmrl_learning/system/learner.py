@@ -13,7 +13,7 @@ import torch
 
 from tmrl_learning.system.steering import actor_bytes
 from tmrl_learning.tmrl.agent import SteeringAgent
-from tmrl_learning.tmrl.replay import FIELDS, ReplayBuffer
+from tmrl_learning.tmrl.replay import ReplayBuffer
 
 Key = tuple[str, int, int]
 
@@ -32,7 +32,8 @@ class LearnerConfig:
 class Learner:
     def __init__(self, agent: SteeringAgent, cfg: LearnerConfig, out_dir: str | Path | None = None):
         self.agent, self.cfg = agent, cfg
-        self.buffer = ReplayBuffer(agent.obs_dim, agent.action_dim, cfg.capacity)
+        executed_dim = agent.action_critic.executed_dim if agent.action_critic is not None else 0
+        self.buffer = ReplayBuffer(agent.obs_dim, agent.action_dim, cfg.capacity, executed_dim)
         self.keys: set[Key] = set()
         self.rng = np.random.default_rng(cfg.seed)
         self.received = self.duplicates = self.rejected = self.updates = self.version = 0
@@ -47,7 +48,7 @@ class Learner:
             self.duplicates += 1
             return False
         try:
-            self.buffer.add(**{k: np.asarray(transition[k], np.float32)[None] for k in FIELDS})
+            self.buffer.add(**{k: np.asarray(transition[k], np.float32)[None] for k in self.buffer.fields})
         except (KeyError, ValueError) as err:
             self.rejected += 1
             raise ValueError(f"transition {key}: {err}") from err

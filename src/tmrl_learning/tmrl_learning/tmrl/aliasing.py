@@ -26,7 +26,7 @@ ChunkFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class ActionCritic:
     def __init__(self, obs_dim: int, executed_dim: int, chunk_fn: ChunkFn, members: int, hidden: int,
                  layers: int, lr: float, gamma: float, tau: float):
-        self.chunk_fn, self.gamma, self.tau = chunk_fn, gamma, tau
+        self.chunk_fn, self.gamma, self.tau, self.executed_dim = chunk_fn, gamma, tau, executed_dim
         self.critic = CriticEnsemble(members, obs_dim + executed_dim, hidden, layers)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
         self.opt = torch.optim.Adam(self.critic.parameters(), lr=lr, fused=True)

@@ -81,6 +81,17 @@ class ChunkMaker:
         return chunks.numpy(), inputs
 
 
+def attach_action_critic(make_chunks: ChunkMaker, action_dim: int) -> int:
+    """Give the agent its action critic (DSRL's noise-aliasing variant) over the executed actions of
+    `make_chunks`' frozen policy; -> the width of the executed actions, flattened."""
+    if make_chunks.policy is None:
+        raise ValueError("agent.action_critic needs a pre-trained policy to map steering actions to actions")
+    execute, executed_dim = make_chunks.execute, make_chunks.execute * action_dim
+    make_chunks.agent.attach_action_critic(executed_dim, lambda o, y: torch.from_numpy(
+        make_chunks(y.numpy(), o.numpy())[0][:, :execute].reshape(len(o), -1)))
+    return executed_dim
+
+
 def build_agent(cfg: FinetuneConfig, obs_dim: int, action_dim: int, context_dim: int,
                 num_timesteps: int) -> SteeringAgent:
     dims = {"noise": action_dim, "timestep": 1, "context_noise": context_dim, "guidance": 1, "action": action_dim}
@@ -130,13 +141,7 @@ def finetune(cfg: FinetuneConfig, out: Path, venv, eval_envs, policy: FlowPolicy
     num_timesteps = policy.smoother.num_timesteps if policy is not None else 0
     agent = build_agent(cfg, venv.obs_dim, venv.action_dim, venv.context_dim, num_timesteps)
     make_chunks = ChunkMaker(agent, policy, spec, cfg.execute)
-    executed_dim = 0
-    if cfg.agent.action_critic:
-        if policy is None:
-            raise ValueError(f"agent.action_critic needs a pre-trained policy; method {cfg.method} has none")
-        executed_dim = cfg.execute * venv.action_dim
-        agent.attach_action_critic(executed_dim, lambda o, y: torch.from_numpy(
-            make_chunks(y.numpy(), o.numpy())[0][:, :cfg.execute].reshape(len(o), -1)))
+    executed_dim = attach_action_critic(make_chunks, venv.action_dim) if cfg.agent.action_critic else 0
     buffer = ReplayBuffer(venv.obs_dim, agent.action_dim, capacity=max(cfg.steps * cfg.num_envs, 1000),
                           executed_dim=executed_dim)
     if offline is not None:
