@@ -58,7 +58,9 @@ class OnnxSampler:
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(threads, 1)
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        # MatMul+Add -> Gemm needs 2-D operands and wraps each in reshapes: more nodes, slower here
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
+                                            disabled_optimizers=["MatMulAddFusion"])
         self.inputs = {i.name for i in self.session.get_inputs()}  # the exporter drops unused ones
         self.max_difference = self._check(policy, tolerance)
 
