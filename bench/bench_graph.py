@@ -113,7 +113,7 @@ def graph_rate(node, task: str, checkpoint: Path, seconds: float, tmp: Path, lea
         specs = [s for s in specs if s.name != "policy_server"]
     if not learning:
         specs = [s for s in specs if s.name != "learner"]
-    monitor = GraphMonitor(node)
+    monitor = GraphMonitor(node, transitions_only=True)  # the observer should cost the graph little
     with GraphProcesses(specs, tmp / f"logs-{task}-{learning}-{composed}") as graph:
         count = lambda: sum(key[0] == "sim0" for key in monitor.transition_keys)  # noqa: E731 - this graph's only
         spin_for(node, 120, lambda: count() >= 20)  # started and flowing

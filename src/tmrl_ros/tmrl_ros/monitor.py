@@ -18,7 +18,8 @@ class GraphMonitor:
     """Subscribes like an independent user: episodes, /tmrl/timestep, /tmrl/noise, transitions (with
     the same transient-local history the learner uses), the driver's observations, learner status."""
 
-    def __init__(self, node):
+    def __init__(self, node, transitions_only: bool = False):
+        """`transitions_only`: just transitions and learner status (a benchmark's light observer)."""
         latched = QoSProfile(depth=10_000, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.episodes: list[EpisodeEvent] = []
@@ -29,13 +30,15 @@ class GraphMonitor:
         self.transition_keys: set[tuple[str, int, int]] = set()
         self.observations = 0
         self.status: dict = {}
+        node.create_subscription(Transition, "/tmrl/transitions", self.on_transition, latched)
+        node.create_subscription(String, "/tmrl/learner_status", self.on_status,
+                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        if transitions_only:
+            return
         node.create_subscription(EpisodeEvent, "/tmrl/episode", self.on_episode, 1000)
         node.create_subscription(Float32, "/tmrl/timestep", self.on_timestep, 1000)
         node.create_subscription(Float32MultiArray, "/tmrl/noise", lambda m: self.noise.append(tuple(m.data)), 1000)
-        node.create_subscription(Transition, "/tmrl/transitions", self.on_transition, latched)
         node.create_subscription(Context, "/observation", self.on_observation, latched)
-        node.create_subscription(String, "/tmrl/learner_status", self.on_status,
-                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
 
     def on_timestep(self, msg: Float32) -> None:
         self.timesteps.append(msg.data)

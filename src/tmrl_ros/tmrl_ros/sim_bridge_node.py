@@ -3,7 +3,8 @@
     publishes  observation    tmrl_msgs/Context (raw: observation, task, goal, ids) after every reset
                               and every executed chunk
     action     execute_chunk  tmrl_msgs/action/ExecuteChunk: run the first `steps` actions of a chunk;
-                              one feedback per action; a cancel stops it after the current action
+                              one feedback per action (parameter `feedback`); a cancel stops it after
+                              the current action
     service    reset          tmrl_msgs/srv/Reset: start a new episode
     subscribes /tmrl/episode  tmrl_msgs/EpisodeEvent: LABELED events for this source (a human's
                               verdict, e.g. from keyboard_labels) end the running episode
@@ -36,6 +37,8 @@ class SimBridge(Node):
         self.source = declare(self, "source", "sim0", "name of this robot/sim in transitions and events")
         self.control_period = declare(self, "control_period_s", 0.0, "wall time per action (0: as fast as "
                                       "possible; a real robot's control period otherwise)", low=0.0, high=10.0)
+        self.feedback = declare(self, "feedback", True, "publish ExecuteChunk feedback after every action (off: "
+                                "less traffic when nobody watches a simulated chunk)")
         self.driver = SimDriver(task, seed)
         self.lock = threading.Lock()
         group = ReentrantCallbackGroup()
@@ -88,7 +91,8 @@ class SimBridge(Node):
                 return result
 
             def on_step(k: int, reward: float, success: bool) -> None:
-                goal_handle.publish_feedback(ExecuteChunk.Feedback(step=k, reward=reward, success=success))
+                if self.feedback:
+                    goal_handle.publish_feedback(ExecuteChunk.Feedback(step=k, reward=reward, success=success))
                 self.executed_actions += 1
                 if self.control_period:
                     time.sleep(self.control_period)
