@@ -66,8 +66,8 @@ def main() -> None:
 
     batched = SteeringAgent(obs_dim, AgentConfig(heads=dict(heads)))
     loop = SteeringAgent(obs_dim, AgentConfig(heads=dict(heads)))
-    loop.critic = LoopCritics(5, obs_dim + 7)
-    loop.target = LoopCritics(5, obs_dim + 7).requires_grad_(False)
+    loop.critic = LoopCritics(5, obs_dim + loop.critic_width)
+    loop.target = LoopCritics(5, obs_dim + loop.critic_width).requires_grad_(False)
     for index, module in enumerate(loop.actor.trunk):
         if isinstance(module, Mish):
             loop.actor.trunk[index] = nn.Mish()

@@ -75,7 +75,7 @@ def test_critic_target_is_reward_plus_discounted_min_of_target_critics():
     target = agent.critic_target(batch)
     torch.manual_seed(5)
     next_y, _ = agent.actor(batch["next_observation"])
-    q_next = agent.target(batch["next_observation"], next_y).min(0).values
+    q_next = agent.target(batch["next_observation"], next_y).min(0).values  # noise only: y as it is
     expected = batch["reward"] + 0.9 * (1 - batch["terminated"]) * q_next
     torch.testing.assert_close(target, expected)
     assert torch.equal(target[[1, 4]], batch["reward"][[1, 4]]), "no bootstrap after termination"
@@ -85,6 +85,20 @@ def test_critic_ensemble_is_one_batched_op_with_independent_members():
     agent = small_agent(heads={"noise": 2}, critics=4)
     q = agent.critic(torch.randn(9, 4), torch.randn(9, 2))
     assert q.shape == (4, 9) and len({round(float(v), 6) for v in q[:, 0]}) == 4
+
+
+def test_critics_see_the_timestep_as_sinusoidal_features_with_gradient():
+    agent = small_agent(heads={"noise": 2, "timestep": 1, "context_noise": 3}, t_max=99)
+    y = (torch.rand(5, 6) * 2 - 1).requires_grad_()
+    seen = agent.critic_input(y)
+    assert seen.shape == (5, 2 + 64 + 3) and agent.critic_width == 69
+    assert torch.equal(seen[:, :2], y[:, :2]) and torch.equal(seen[:, -3:], y[:, -3:])
+    t = (y[:, 2] + 1) / 2 * 100
+    torch.testing.assert_close(seen[:, 2 + 32], torch.sin(t))  # the fastest sine: frequency 1
+    (grad,) = torch.autograd.grad(agent.q(torch.randn(5, 4), y).sum(), y)
+    assert (grad[:, 2] != 0).all(), "the actor's gradient must reach the timestep head"
+    assert small_agent(heads={"noise": 2}).critic_width == 2  # no timestep head: y as it is
+    assert small_agent(timestep_embedding=0).critic_input(y) is y
 
 
 def test_resume_reproduces_the_same_losses(tmp_path):

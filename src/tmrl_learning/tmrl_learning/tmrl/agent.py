@@ -7,8 +7,10 @@ Heads (each a tanh-squashed Gaussian with its own auto-tuned temperature and tar
     guidance       y in [-1, 1] -> CFG weight omega in [guidance_min, guidance_max]                (CFG-RL)
     action         the environment action itself in [-1, 1]^d                                      (RLPD)
 
-Critics Q(o, y) see the squashed actor output y. Target: r + gamma (1 - terminated) min over a subset
-of target critics of Q(o', y'), optionally minus the entropy term. Update-to-data ratio: one batch of
+Critics Q(o, y) see the squashed actor output y, except that the timestep entry is replaced by a
+sinusoidal embedding of the (continuous) timestep it selects, as in the authors' critics. Target:
+r + gamma (1 - terminated) min over a subset of target critics of Q(o', y'), optionally minus the
+entropy term. Update-to-data ratio: one batch of
 utd * batch_size sliced into utd minibatches.
 """
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from tmrl_learning.csp.model import sinusoidal
 from tmrl_learning.tmrl.aliasing import ActionCritic, ChunkFn
 from tmrl_learning.tmrl.networks import CriticEnsemble, SquashedGaussianActor
 
@@ -45,6 +48,7 @@ class AgentConfig:
     guidance_min: float = 0.0
     guidance_max: float = 4.0
     action_critic: bool = False        # DSRL's noise-aliasing variant (tmrl/aliasing.py); the runner attaches it
+    timestep_embedding: int = 64       # critics see the timestep as this many sinusoidal features (0: raw y_t)
 
 
 class SteeringAgent:
@@ -52,7 +56,14 @@ class SteeringAgent:
         torch.manual_seed(seed)
         self.cfg, self.obs_dim = cfg, obs_dim
         self.actor = SquashedGaussianActor(obs_dim, cfg.heads, cfg.hidden, cfg.actor_layers)
-        self.critic = CriticEnsemble(cfg.critics, obs_dim + self.actor.action_dim, cfg.hidden, cfg.critic_layers)
+        names = list(cfg.heads)
+        self.timestep_column = sum(cfg.heads[n] for n in names[:names.index("timestep")]) \
+            if "timestep" in cfg.heads and cfg.timestep_embedding else None
+        if cfg.timestep_embedding % 2:
+            raise ValueError(f"timestep_embedding must be even (sin and cos pairs), got {cfg.timestep_embedding}")
+        self.critic_width = self.actor.action_dim + (cfg.timestep_embedding - 1 if self.timestep_column is not None
+                                                     else 0)
+        self.critic = CriticEnsemble(cfg.critics, obs_dim + self.critic_width, cfg.hidden, cfg.critic_layers)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.nn.ParameterDict(
             {name: torch.nn.Parameter(torch.tensor(float(np.log(cfg.init_alpha)))) for name in cfg.heads})
@@ -114,13 +125,26 @@ class SteeringAgent:
         return out
 
     # ---- learning --------------------------------------------------------------------------------
+    def critic_input(self, y: torch.Tensor) -> torch.Tensor:
+        """Raw steering actions (B, k) -> what the critics see: the timestep entry as sinusoidal
+        features of the continuous timestep (differentiable, so the actor's gradient reaches it)."""
+        i = self.timestep_column
+        if i is None:
+            return y
+        t = (y[:, i] + 1.0) / 2.0 * (self.cfg.t_max + 1)
+        return torch.cat([y[:, :i], sinusoidal(t, self.cfg.timestep_embedding // 2), y[:, i + 1:]], dim=-1)
+
+    def q(self, obs: torch.Tensor, y: torch.Tensor, target: bool = False) -> torch.Tensor:
+        """(E, B) values of the critic ensemble (or its target) for steering actions y."""
+        return (self.target if target else self.critic)(obs, self.critic_input(y))
+
     def alphas(self) -> dict[str, torch.Tensor]:
         return {name: log_alpha.exp() for name, log_alpha in self.log_alpha.items()}
 
     def critic_target(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():
             next_y, next_logp = self.actor(batch["next_observation"])
-            q = self.target(batch["next_observation"], next_y)  # (E, B)
+            q = self.q(batch["next_observation"], next_y, target=True)  # (E, B)
             if self.cfg.target_subset:
                 q = q[torch.randperm(q.shape[0])[: self.cfg.target_subset]]
             next_q = q.min(0).values
@@ -131,7 +155,7 @@ class SteeringAgent:
 
     def update_critic(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         target = self.critic_target(batch)
-        q = self.critic(batch["observation"], batch["steering_action"])
+        q = self.q(batch["observation"], batch["steering_action"])
         loss = ((q - target.unsqueeze(0)) ** 2).mean()
         self.critic_opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -146,7 +170,7 @@ class SteeringAgent:
         # the critic is a fixed function here: no gradients for its weights, only through its input
         self.critic.requires_grad_(False)
         try:
-            q = self.critic(batch["observation"], y).mean(0)
+            q = self.q(batch["observation"], y).mean(0)
             loss = (sum(alphas[k] * logp[k] for k in logp) - q).mean()
             self.actor_opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -47,7 +47,7 @@ class ActionCritic:
             torch._foreach_lerp_(list(self.target.parameters()), list(self.critic.parameters()), self.tau)
             y_d = torch.rand(len(obs), agent.action_dim) * 2.0 - 1.0
             distilled = self.critic(obs, self.chunk_fn(obs, y_d)).mean(0)
-        q = agent.critic(obs, y_d)
+        q = agent.q(obs, y_d)
         distill_loss = ((q - distilled.unsqueeze(0)) ** 2).mean()
         agent.critic_opt.zero_grad(set_to_none=True)
         distill_loss.backward()
