@@ -3,8 +3,8 @@
     publishes  observation    tmrl_msgs/Context (raw: observation, task, goal, ids) after every reset
                               and every executed chunk
     action     execute_chunk  tmrl_msgs/action/ExecuteChunk: run the first `steps` actions of a chunk;
-                              one feedback per action (parameter `feedback`); a cancel stops it after
-                              the current action
+                              one feedback per action (parameter `feedback`); with executor_threads > 1
+                              a cancel stops it after the current action
     service    reset          tmrl_msgs/srv/Reset: start a new episode
     subscribes /tmrl/episode  tmrl_msgs/EpisodeEvent: LABELED events for this source (a human's
                               verdict, e.g. from keyboard_labels) end the running episode
@@ -39,6 +39,10 @@ class SimBridge(Node):
                                       "possible; a real robot's control period otherwise)", low=0.0, high=10.0)
         self.feedback = declare(self, "feedback", True, "publish ExecuteChunk feedback after every action (off: "
                                 "less traffic when nobody watches a simulated chunk)")
+        threads = declare(self, "executor_threads", 0, "executor threads: 1 runs a chunk to its end before a cancel "
+                          "is seen (simulated chunks take milliseconds); more let a cancel stop it between actions; "
+                          "0: 1 without a control period, 4 with one", low=0, high=64)
+        self.executor_threads = threads or (4 if self.control_period else 1)
         self.driver = SimDriver(task, seed)
         self.lock = threading.Lock()
         group = ReentrantCallbackGroup()
@@ -112,4 +116,4 @@ class SimBridge(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    run(SimBridge, args, threads=4)  # a cancel must get through while a chunk executes
+    run(SimBridge, args)  # executor threads: the executor_threads parameter
