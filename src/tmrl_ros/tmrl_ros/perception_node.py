@@ -42,7 +42,8 @@ class PerceptionNode(Node):
         self.publisher = self.create_publisher(Context, "tmrl/context", qos.DECISION)
         self.published = self.dropped = 0
         if self.inputs == "driver":
-            self.perception = Perception(sim_task(task).spec, sim_task(task).obs_dim)
+            sim = sim_task(task)
+            self.perception = Perception(sim.spec, sim.obs_dim)
             self.create_subscription(Context, "observation", self.on_observation, qos.DECISION)
             return
         if self.inputs != "sensors":

@@ -10,8 +10,7 @@ Heads (each a tanh-squashed Gaussian with its own auto-tuned temperature and tar
 Critics Q(o, y) see the squashed actor output y, except that the timestep entry is replaced by a
 sinusoidal embedding of the (continuous) timestep it selects, as in the authors' critics. Target:
 r + gamma (1 - terminated) min over a subset of target critics of Q(o', y'), optionally minus the
-entropy term. Update-to-data ratio: one batch of
-utd * batch_size sliced into utd minibatches.
+entropy term. Update-to-data ratio: one batch of utd * batch_size sliced into utd minibatches.
 """
 
 from __future__ import annotations
