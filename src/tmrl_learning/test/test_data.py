@@ -8,7 +8,14 @@ import pytest
 from tmrl_learning.data import DatasetError, load_dataset, save_dataset
 from tmrl_learning.data.envs import VectorGoalEnv, make_goal_env
 from tmrl_learning.data.generate import MazeOracle, generate, get_dataset, make_env, recipe
-from tmrl_learning.data.splits import CUBE_IN_DISTRIBUTION, CUBE_SINGLE_HELDOUT, POINTMAZE_LARGE_TO_GIANT
+from tmrl_learning.data.splits import (
+    CUBE_SINGLE_HELDOUT,
+    CUBE_SINGLE_INDIST,
+    IN_DISTRIBUTION,
+    POINTMAZE_LARGE,
+    POINTMAZE_LARGE_TO_GIANT,
+    split,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -90,7 +97,17 @@ def test_cube_evaluation_goals_lie_in_the_heldout_region_and_starts_do_not():
     for task in CUBE_SINGLE_HELDOUT.tasks:
         assert CUBE_SINGLE_HELDOUT.in_heldout_region(task.goal[0]), task
         assert not CUBE_SINGLE_HELDOUT.in_heldout_region(task.start[0]), task
-    assert not CUBE_SINGLE_HELDOUT.in_heldout_region(CUBE_IN_DISTRIBUTION.goal[0])
+    for task in CUBE_SINGLE_INDIST.tasks:  # the sanity twin stays inside the demonstrations
+        assert not CUBE_SINGLE_HELDOUT.in_heldout_region(np.array([task.start[0], task.goal[0]])).any(), task
+
+
+def test_in_distribution_twins_match_their_splits_and_ogbench():
+    for name, twin in IN_DISTRIBUTION.items():
+        assert split(twin).train_dataset == split(name).train_dataset
+        assert make_goal_env(twin).obs_dim == make_goal_env(name).obs_dim
+    # The pointmaze twin holds OGBench's own evaluation tasks of the large maze.
+    ogbench = make_goal_env(POINTMAZE_LARGE.name).env.task_infos
+    assert [(t.start, t.goal) for t in POINTMAZE_LARGE.tasks] == [(i["init_ij"], i["goal_ij"]) for i in ogbench]
 
 
 def test_cube_goal_env_places_cube_and_goal_as_the_task_says():
@@ -182,3 +199,29 @@ def test_data_cli_generates_reuses_and_reports(tmp_path, capsys):
     assert "observations  float32  (60, 2)" in out and "pointmaze-giant-v0" in out
     assert main(["data", "info", str(tmp_path / "missing.npz")]) == 2
     assert "no dataset file" in capsys.readouterr().err
+
+
+class _MazeOraclePolicy:
+    """The data generator's BFS oracle behind the policy's sample() interface: what a perfect pre-trained
+    pointmaze policy would do, so the evaluator must report success for it."""
+
+    def __init__(self, env_id: str, horizon: int = 8, scale: float = 1.0):
+        self.oracle = MazeOracle(make_env(env_id).unwrapped)
+        self.horizon, self.scale = horizon, scale
+
+    def sample(self, context, proprio, timestep, generator=None):
+        import torch
+
+        directions = [self.scale * self.oracle.direction(c[:2], c[2:]) for c in context.numpy().astype(np.float64)]
+        return torch.from_numpy(np.repeat(np.stack(directions)[:, None], self.horizon, 1)).float()
+
+
+@pytest.mark.parametrize("task", [POINTMAZE_LARGE_TO_GIANT.name, POINTMAZE_LARGE.name])
+def test_evaluator_reports_success_exactly_when_the_policy_reaches_the_goal(task):
+    from tmrl_learning.csp.evaluate import coverage_curve, rollout_batch, success_at_k
+
+    env_id = split(task).env_id
+    for name in (t.name for t in split(task).tasks):  # every evaluation task is solvable in its step limit
+        assert rollout_batch(_MazeOraclePolicy(env_id), task, [0], timestep=0, task_names=[name]).all(), name
+    idle = success_at_k(_MazeOraclePolicy(env_id, scale=0.0), task, starts=2, k=2, timestep=0)
+    assert not idle.any() and coverage_curve(idle).tolist() == [0.0, 0.0]

@@ -26,6 +26,8 @@ def add_csp_commands(sub: argparse._SubParsersAction) -> None:
     cov.add_argument("--starts", type=int, default=50)
     cov.add_argument("--k", type=int, default=20)
     cov.add_argument("--fractions", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
+    cov.add_argument("--indist-starts", type=int, default=None,
+                     help="starts for success@K at t = 0 on the in-distribution twin (default: --starts; 0: skip)")
     cov.add_argument("--out", type=Path, default=Path("runs/coverage"))
     cov.set_defaults(func=_coverage)
 
@@ -44,7 +46,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     from tmrl_learning.config import load_yaml
     from tmrl_learning.csp.evaluate import success_rate
     from tmrl_learning.csp.train import PretrainConfig, pretrain
-    from tmrl_learning.data.splits import SPLITS
+    from tmrl_learning.data.splits import IN_DISTRIBUTION, SPLITS
 
     overrides = parse_overrides(args.set)
     if args.method:
@@ -60,7 +62,11 @@ def _pretrain(args: argparse.Namespace) -> int:
     def evaluate(policy, c):
         if c.task not in SPLITS:  # e.g. the toy task trained from a bag: no evaluation env
             return {}
-        return {"success": success_rate(policy, c.task, c.eval_episodes, timestep=0, execute=c.execute)}
+        scores = {"success": success_rate(policy, c.task, c.eval_episodes, timestep=0, execute=c.execute)}
+        if c.task in IN_DISTRIBUTION:  # is the policy learning at all, on tasks its data covers?
+            scores["success_indist"] = success_rate(policy, IN_DISTRIBUTION[c.task], c.eval_episodes, timestep=0,
+                                                    execute=c.execute)
+        return scores
 
     _, log = pretrain(cfg, out, resume=not args.no_resume, evaluate_fn=evaluate)
     last = [e for e in log if "loss" in e][-1]
@@ -73,6 +79,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 def _coverage(args: argparse.Namespace) -> int:
     from tmrl_learning.csp.coverage import run_coverage
 
-    report = run_coverage(args.checkpoints, args.starts, args.k, args.fractions, args.out)
+    indist = args.starts if args.indist_starts is None else args.indist_starts
+    report = run_coverage(args.checkpoints, args.starts, args.k, args.fractions, args.out, indist_starts=indist)
     print(json.dumps(report["summary"], indent=2))
     return 0

@@ -17,11 +17,16 @@ from tmrl_learning.csp.data import task_spec  # noqa: E402
 from tmrl_learning.csp.evaluate import coverage_curve, success_at_k  # noqa: E402
 from tmrl_learning.csp.train import load_policy  # noqa: E402
 from tmrl_learning.data.envs import make_goal_env  # noqa: E402
+from tmrl_learning.data.splits import IN_DISTRIBUTION  # noqa: E402
 
 
-def run_coverage(checkpoints: list[Path], starts: int, k: int, fractions: list[float], out: Path) -> dict:
+def run_coverage(checkpoints: list[Path], starts: int, k: int, fractions: list[float], out: Path,
+                 indist_starts: int = 0) -> dict:
+    """indist_starts > 0 also measures success@K at t = 0 on the task's in-distribution twin: the check
+    that a policy failing out of distribution has learned its data at all."""
     out.mkdir(parents=True, exist_ok=True)
-    report: dict = {"starts": starts, "k": k, "fractions": fractions, "methods": {}, "summary": {}}
+    report: dict = {"starts": starts, "k": k, "fractions": fractions, "indist_starts": indist_starts,
+                    "methods": {}, "summary": {}}
     for ckpt in checkpoints:
         policy, cfg = load_policy(ckpt)
         label = f"{cfg.method}"
@@ -37,6 +42,13 @@ def run_coverage(checkpoints: list[Path], starts: int, k: int, fractions: list[f
         report["methods"][label] = {"checkpoint": str(ckpt), "task": cfg.task, "curves": curves, "best_t": best_t}
         report["summary"][label] = {"best_t": best_t, f"success@{k}": curves[best_t][-1],
                                     "success@1": curves[best_t][0]}
+        twin = IN_DISTRIBUTION.get(cfg.task)
+        if indist_starts > 0 and twin:
+            curve = coverage_curve(success_at_k(policy, twin, indist_starts, k, 0, execute=cfg.execute)).tolist()
+            print(f"in distribution ({twin}) {label} t=0: success@1 {curve[0]:.2f}, success@{k} {curve[-1]:.2f}",
+                  flush=True)
+            report["methods"][label]["in_distribution"] = {"task": twin, "curve": curve}
+            report["summary"][label].update({f"indist success@{k}": curve[-1], "indist success@1": curve[0]})
     (out / "coverage.json").write_text(json.dumps(report, indent=2))
     plot_coverage(report, out / "coverage.png")
     return report
@@ -48,7 +60,10 @@ def plot_coverage(report: dict, path: Path) -> None:
     for label, entry in report["methods"].items():
         best = entry["curves"][entry["best_t"]] if entry["best_t"] in entry["curves"] else \
             entry["curves"][str(entry["best_t"])]
-        axes[0].plot(ks, best, marker="o", ms=3, label=f"{label} (t={entry['best_t']})")
+        line, = axes[0].plot(ks, best, marker="o", ms=3, label=f"{label} (t={entry['best_t']})")
+        if "in_distribution" in entry:
+            axes[0].plot(ks, entry["in_distribution"]["curve"], ls="--", color=line.get_color(),
+                         label=f"{label}, in distribution (t=0)")
         if len(entry["curves"]) > 1:
             for t, curve in entry["curves"].items():
                 axes[1].plot(ks, curve, label=f"{label} t={t}")

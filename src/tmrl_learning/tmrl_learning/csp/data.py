@@ -45,6 +45,9 @@ class TaskSpec:
 TASK_SPECS = {
     "pointmaze-large-to-giant": TaskSpec("pointmaze-large-to-giant", 4, 0, 2),
     "cube-single-heldout": TaskSpec("cube-single-heldout", 3, 28, 5),
+    # the in-distribution twins (data/splits.py): same layouts, for sanity evaluation
+    "pointmaze-large": TaskSpec("pointmaze-large", 4, 0, 2),
+    "cube-single-indist": TaskSpec("cube-single-indist", 3, 28, 5),
 }
 
 

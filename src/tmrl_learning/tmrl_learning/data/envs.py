@@ -14,7 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from tmrl_learning.data.generate import make_env
-from tmrl_learning.data.splits import CUBE_SINGLE_HELDOUT, POINTMAZE_LARGE_TO_GIANT, Split, Task, split
+from tmrl_learning.data.splits import (
+    CUBE_SINGLE_HELDOUT,
+    CUBE_SINGLE_INDIST,
+    POINTMAZE_LARGE,
+    POINTMAZE_LARGE_TO_GIANT,
+    Split,
+    Task,
+    split,
+)
 
 
 @dataclass
@@ -154,7 +162,8 @@ class CubeGoalEnv(GoalEnv):
         return np.asarray(observation)[..., 28:31]
 
 
-ENV_CLASSES = {POINTMAZE_LARGE_TO_GIANT.name: PointMazeGoalEnv, CUBE_SINGLE_HELDOUT.name: CubeGoalEnv}
+ENV_CLASSES = {POINTMAZE_LARGE_TO_GIANT.name: PointMazeGoalEnv, POINTMAZE_LARGE.name: PointMazeGoalEnv,
+               CUBE_SINGLE_HELDOUT.name: CubeGoalEnv, CUBE_SINGLE_INDIST.name: CubeGoalEnv}
 
 
 def make_goal_env(split_name: str, seed: int = 0, tasks: list[str] | None = None) -> GoalEnv:

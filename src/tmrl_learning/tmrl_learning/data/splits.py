@@ -87,10 +87,35 @@ CUBE_SINGLE_HELDOUT = HeldOutRegionSplit(
     max_steps=200,
 )
 
-# An in-distribution cube task (start and goal outside the held-out region), for sanity checks.
+# In-distribution twins: tasks inside what the demonstrations cover, with the same observation layout
+# and success rule. A pre-trained policy that fails these is broken or undertrained; one that solves
+# them but not the split's own tasks shows the out-of-distribution gap the method is about.
+POINTMAZE_LARGE = Split(
+    name="pointmaze-large",
+    train_dataset="pointmaze-large-navigate",
+    env_id="pointmaze-large-v0",
+    tasks=(Task("task1", (1, 1), (7, 10)), Task("task2", (5, 4), (7, 1)), Task("task3", (7, 4), (1, 10)),
+           Task("task4", (3, 8), (5, 4)), Task("task5", (1, 1), (5, 4))),  # OGBench's large-maze tasks
+    success_radius=1.5,
+    max_steps=1000,
+)
+
 CUBE_IN_DISTRIBUTION = Task("indist1", (0.35, 0.1, 0.02), (0.35, -0.1, 0.02))
 
-SPLITS = {s.name: s for s in (POINTMAZE_LARGE_TO_GIANT, CUBE_SINGLE_HELDOUT)}
+CUBE_SINGLE_INDIST = HeldOutRegionSplit(
+    name="cube-single-indist",
+    train_dataset="cube-single-play",
+    env_id="cube-single-v0",
+    tasks=(CUBE_IN_DISTRIBUTION,
+           Task("indist2", (0.3, -0.1, 0.02), (0.38, 0.15, 0.02)),
+           Task("indist3", (0.38, 0.0, 0.02), (0.3, 0.0, 0.02))),  # every x <= 0.4 m: seen in the data
+    success_radius=0.04,
+    max_steps=200,
+)
+
+SPLITS = {s.name: s for s in (POINTMAZE_LARGE_TO_GIANT, CUBE_SINGLE_HELDOUT, POINTMAZE_LARGE, CUBE_SINGLE_INDIST)}
+IN_DISTRIBUTION = {POINTMAZE_LARGE_TO_GIANT.name: POINTMAZE_LARGE.name,
+                   CUBE_SINGLE_HELDOUT.name: CUBE_SINGLE_INDIST.name}
 
 
 def split(name: str) -> Split:
