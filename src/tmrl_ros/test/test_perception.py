@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
-from sensor_msgs.msg import JointState, PointCloud2, PointField
+from sensor_msgs.msg import Image, JointState, PointCloud2, PointField
 from std_msgs.msg import Header
 
 from tmrl_msgs.msg import Context
@@ -78,3 +78,55 @@ def test_sensors_make_synchronised_contexts_and_bad_ones_are_dropped(node, tmp_p
         send(500.0, 500.0, 500.0, step=4)
         assert spin_until(node, lambda: len(contexts) > count, 20.0), graph.logs()
         assert contexts[-1].step == 4 and not graph.dead()
+
+
+def image(t: float, pixels: np.ndarray, encoding: str = "rgb8") -> Image:
+    msg = Image(height=pixels.shape[0], width=pixels.shape[1], encoding=encoding, step=pixels.shape[1] * 3)
+    msg.header.stamp = stamp(t)
+    msg.data = pixels.tobytes()
+    return msg
+
+
+def test_cameras_become_context_features_in_topic_order(node, tmp_path):
+    spec = NodeSpec("perception", "perception", parameters={
+        "inputs": "sensors", "joint_names": ["shoulder"], "image_topics": ["/cam/front", "/cam/wrist"],
+        "image_encoder": "pooled", "image_size": 2, "sync_slop_s": 0.02})
+    contexts: list[Context] = []
+    node.create_subscription(Context, "/tmrl/context", contexts.append, qos.DECISION)
+    observations = node.create_publisher(Context, "/observation", qos.DECISION)
+    joints = node.create_publisher(JointState, "/joint_states", qos.SENSOR)
+    cameras = [node.create_publisher(Image, topic, qos.SENSOR) for topic in ("/cam/front", "/cam/wrist")]
+    front = np.zeros((8, 8, 3), np.uint8)
+    front[4:, :4, 2] = 255  # bottom-left quarter blue
+    wrist = np.full((6, 6, 3), 51, np.uint8)  # uniform grey 0.2
+
+    def send(t, step, encoding="rgb8"):
+        joints.publish(JointState(header=Header(stamp=stamp(t)), name=["shoulder"], position=[0.5]))
+        cameras[0].publish(image(t + 0.005, front, encoding))
+        cameras[1].publish(image(t - 0.005, wrist))
+        obs = Context(source="arm0", episode_id=1, step=step)
+        obs.header.stamp = stamp(t)
+        observations.publish(obs)
+
+    with GraphProcesses([spec], tmp_path / "logs") as graph:
+        assert spin_until(node, lambda: joints.get_subscription_count() and all(
+            c.get_subscription_count() for c in cameras) and observations.get_subscription_count(), 30.0), graph.logs()
+        spin_until(node, lambda: False, 1.0)
+        for attempt in range(20):  # the first best-effort messages may be lost to discovery
+            send(100.0 + attempt, step=0)
+            if spin_until(node, lambda: contexts, 0.5):
+                break
+        assert contexts, graph.logs()
+        context = np.asarray(contexts[0].context)
+        assert context.size == 2 * 12 and list(contexts[0].proprio) == [0.5]
+        blue = context[:12].reshape(3, 2, 2)[2]  # the front camera first, channels first
+        np.testing.assert_allclose(blue, [[0, 0], [1, 0]], atol=1e-6)
+        np.testing.assert_allclose(context[12:], 0.2, atol=1e-6)
+
+        count = len(contexts)
+        send(200.0, step=1, encoding="yuv422")
+        assert spin_until(node, lambda: "encoding 'yuv422' is not supported" in graph.log("perception"),
+                          20.0), graph.logs()
+        send(300.0, step=2)
+        assert spin_until(node, lambda: len(contexts) > count, 20.0), graph.logs()
+        assert contexts[-1].step == 2 and not graph.dead()

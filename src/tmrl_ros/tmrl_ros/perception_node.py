@@ -4,21 +4,24 @@
                               and for simulated tasks the state itself)
                 joint_states  sensor_msgs/JointState          (inputs = "sensors")
                 points        sensor_msgs/PointCloud2         (inputs = "sensors", cloud_points > 0)
+                <image_topics> sensor_msgs/Image, one per camera (inputs = "sensors")
     publishes   tmrl/context  tmrl_msgs/Context with observation, context and proprio filled (clean:
                               timestep 0)
 
 inputs = "driver": the driver's observation is the state of a simulated task (its layout from
 `task`). inputs = "sensors": each driver observation is matched with the joint state and point
-cloud nearest in time (all within `sync_slop_s`, by header stamps); proprio = the joints in
-`joint_names` order, context = `cloud_points` farthest points of the cloud, flattened. Images need
-an encoder and come with the VLA issue. Unusable input is dropped with a logged reason.
+cloud and camera images nearest in time (all within `sync_slop_s`, by header stamps); proprio = the
+joints in `joint_names` order, context = `cloud_points` farthest points of the cloud, flattened, then
+each camera's features from `image_encoder` ('pooled': the image area-resized to `image_size` squared,
+or a TorchScript file's output). Unusable input is dropped with a logged reason.
 """
 
 from __future__ import annotations
 
 from rclpy.node import Node
-from sensor_msgs.msg import JointState, PointCloud2
+from sensor_msgs.msg import Image, JointState, PointCloud2
 
+from tmrl_learning.system.images import ImageEncoder, image_array
 from tmrl_learning.system.perception import Perception
 from tmrl_learning.system.sensors import ApproximateSync, CloudField, SensorLayout, cloud_xyz, joint_vector
 from tmrl_learning.system.tasks import sim_task
@@ -53,15 +56,29 @@ class PerceptionNode(Node):
                          "cloud)", low=0, high=100_000)
         slop = declare(self, "sync_slop_s", 0.05, "largest time difference within one synchronised set",
                        low=0.0, high=10.0)
+        self.image_topics = list(declare(self, "image_topics", [], "camera image topics, in context order"))
+        encoder = declare(self, "image_encoder", "pooled", "'pooled' or the path of a TorchScript image encoder")
+        size = declare(self, "image_size", 16, "side the images are resized to before encoding", low=1, high=4096)
+        channels = declare(self, "image_channels", 3, "channels per camera (3: colour, 1: depth)", low=1, high=3)
         if not joints:
             raise StartupError("inputs = sensors needs the parameter 'joint_names'")
-        self.layout = SensorLayout(list(joints), points)
-        self.sync = ApproximateSync(["observation", "joint_states"] + (["points"] if points else []), slop)
+        try:
+            cameras = [ImageEncoder(encoder, size, channels)] * len(self.image_topics) if self.image_topics else []
+        except (OSError, ValueError) as err:
+            raise StartupError(str(err)) from err
+        self.layout = SensorLayout(list(joints), points, cameras)
+        streams = ["observation", "joint_states"] + (["points"] if points else []) + \
+            [f"image:{topic}" for topic in self.image_topics]  # prefixed: a topic may be called 'points'
+        self.sync = ApproximateSync(streams, slop)
         self.create_subscription(Context, "observation", lambda m: self.on_sensor("observation", m), qos.DECISION)
         self.create_subscription(JointState, "joint_states", lambda m: self.on_sensor("joint_states", m),
                                  qos.SENSOR)
         if points:
             self.create_subscription(PointCloud2, "points", lambda m: self.on_sensor("points", m), qos.SENSOR)
+        for topic in self.image_topics:
+            self.create_subscription(Image, topic, lambda m, t=topic: self.on_sensor(f"image:{t}", m), qos.SENSOR)
+        self.get_logger().info(f"context: {points} cloud points, {len(cameras)} cameras ({encoder}); "
+                               f"{self.layout.context_dim} values")
 
     def drop(self, what: str, err: Exception) -> None:
         self.dropped += 1
@@ -88,7 +105,9 @@ class PerceptionNode(Node):
                 c = matched["points"][1]
                 fields = [CloudField(f.name, f.offset, f.datatype) for f in c.fields]
                 cloud = cloud_xyz(bytes(c.data), fields, c.point_step, c.width * c.height, c.is_bigendian)
-            obs, context, proprio = self.layout.inputs(joints, cloud)
+            images = [image_array(m.height, m.width, m.encoding, m.step, bytes(m.data), bool(m.is_bigendian))
+                      for m in (matched[f"image:{t}"][1] for t in self.image_topics)]
+            obs, context, proprio = self.layout.inputs(joints, cloud, images)
         except (ValueError, KeyError) as err:
             self.drop(f"sensors for {driver.source}/{driver.episode_id}/{driver.step}", err)
             return

@@ -1,5 +1,6 @@
 """Robot sensors -> the policy's inputs: time synchronisation of several streams, joint states in a
-fixed joint order, and point clouds (PointCloud2 bytes) as a fixed number of xyz points.
+fixed joint order, point clouds (PointCloud2 bytes) as a fixed number of xyz points, and camera images
+through their encoders (system/images.py).
 
 `ApproximateSync` pairs messages the way message_filters' approximate-time policy is used for
 (message_filters is not installable from the registries these machines reach): whenever a message
@@ -10,7 +11,7 @@ arrives, every other stream contributes its message nearest in time; if all of t
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -105,18 +106,29 @@ def farthest_points(xyz: np.ndarray, n: int) -> np.ndarray:
 
 @dataclass
 class SensorLayout:
-    """How a robot's sensors make the policy's inputs: proprio = joint positions in `joints` order,
-    context = `cloud_points` farthest points of the cloud, flattened (none when 0). The RL
-    observation is proprio followed by the context."""
+    """How a robot's sensors make the policy's inputs: proprio = joint positions in `joints` order;
+    context = `cloud_points` farthest points of the cloud, flattened (none when 0), followed by each
+    camera's image features (`cameras`: one encoder per camera, anything with `encode(image)` and
+    `features`). The RL observation is proprio followed by the context."""
 
     joints: list[str]
     cloud_points: int = 0
+    cameras: list = field(default_factory=list)
 
-    def inputs(self, joints: np.ndarray, cloud: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    @property
+    def context_dim(self) -> int:
+        return 3 * self.cloud_points + sum(camera.features for camera in self.cameras)
+
+    def inputs(self, joints: np.ndarray, cloud: np.ndarray | None,
+               images: list[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """-> (observation, context, proprio)."""
-        context = np.zeros(0, np.float32)
+        parts = [np.zeros(0, np.float32)]
         if self.cloud_points:
             if cloud is None:
                 raise ValueError("this layout needs a point cloud")
-            context = farthest_points(cloud, self.cloud_points).reshape(-1)
+            parts.append(farthest_points(cloud, self.cloud_points).reshape(-1))
+        if len(images) != len(self.cameras):
+            raise ValueError(f"this layout needs {len(self.cameras)} camera images, got {len(images)}")
+        parts += [camera.encode(image) for camera, image in zip(self.cameras, images, strict=True)]
+        context = np.concatenate(parts).astype(np.float32)
         return np.concatenate([joints, context]), context, joints
