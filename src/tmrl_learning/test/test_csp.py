@@ -106,6 +106,34 @@ def test_sampler_is_deterministic_given_its_noise():
     assert torch.equal(a, b) and a.shape == (5, 4, 2)
     c = policy.sample(context, action_noise=w, timestep=t, context_noise=eps + 1.0)
     assert not torch.equal(a, c), "the context noise reaches the output"
+    for i in range(5):  # one sample takes its own path (no batch dimension): the same function
+        one = policy.sample(context[i:i + 1], action_noise=w[i:i + 1], timestep=t[i:i + 1],
+                            context_noise=eps[i:i + 1])
+        torch.testing.assert_close(one, a[i:i + 1], atol=1e-5, rtol=0)
+
+
+def test_single_sample_path_and_onnx_graph_equal_the_batched_sampler(tmp_path):
+    from tmrl_learning.csp.export import OnnxSampler
+
+    torch.manual_seed(1)
+    policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=4, action_dim=3, context_dim=2, proprio_dim=5, **SMALL)))
+    with torch.no_grad():
+        for p in policy.net.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    policy.eval()
+    context, proprio, w, eps = torch.randn(3, 2), torch.randn(3, 5), torch.randn(3, 3), torch.randn(3, 2)
+    t, guidance = torch.tensor([0, 40, 100]), torch.tensor([1.0, 2.5, 0.5])
+    batched = policy.sample(context, proprio, action_noise=w, timestep=t, context_noise=eps, guidance=guidance)
+    for i in range(3):
+        one = policy.sample(context[i:i + 1], proprio[i:i + 1], action_noise=w[i:i + 1], timestep=t[i:i + 1],
+                            context_noise=eps[i:i + 1], guidance=guidance[i:i + 1])
+        torch.testing.assert_close(one, batched[i:i + 1], atol=1e-5, rtol=0)
+    onnx = OnnxSampler(policy, tmp_path / "sampler.onnx")  # checks itself against PyTorch at three timesteps
+    assert onnx.max_difference <= 1e-5
+    plain = policy.sample(context, proprio, action_noise=w, timestep=t, context_noise=eps)
+    for i in range(3):
+        chunk = onnx(context[i].numpy(), proprio[i].numpy(), w[i].numpy(), int(t[i]), eps[i].numpy())
+        np.testing.assert_allclose(chunk, plain[i].numpy(), atol=1e-5)
 
 
 def test_csp_is_the_conditional_at_t0_and_spreads_toward_the_marginal_as_t_grows():
