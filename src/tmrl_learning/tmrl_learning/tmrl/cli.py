@@ -55,7 +55,8 @@ def _finetune(args: argparse.Namespace) -> int:
     if cfg.offline_fraction > 0:
         from tmrl_learning.csp.train import PretrainConfig
 
-        offline = offline_transitions(make_sampler(PretrainConfig(task=cfg.task, dataset_episodes=200)))
+        data = PretrainConfig(task=cfg.task, dataset_episodes=cfg.offline_episodes)
+        offline = offline_transitions(make_sampler(data))
     out = args.out or Path("runs/finetune") / f"{cfg.task}-{cfg.method}-s{cfg.seed}"
     venv = VectorGoalEnv(cfg.task, cfg.num_envs, seed=cfg.seed)
     eval_envs = [make_goal_env(cfg.task, seed=50_000 + i) for i in range(cfg.eval_episodes)]

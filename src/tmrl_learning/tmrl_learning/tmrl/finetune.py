@@ -49,6 +49,7 @@ class FinetuneConfig:
     eval_episodes: int = 8
     checkpoint_every: int = 2_000
     offline_fraction: float = 0.0    # rlpd: 0.5 (needs offline transitions)
+    offline_episodes: int = 200      # episodes of the task's pre-training data that make them
     t_max_fraction: float = 1.0      # cap on the timestep the actor may pick, as a fraction of T
     threads: int = 0
     agent: AgentConfig = field(default_factory=AgentConfig)
