@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from tmrl_learning.csp.train import load_policy
 from tmrl_learning.data.envs import VectorEnv
-from tmrl_learning.data.toy import LineWorld, LineWorldSpec, pretrain_lineworld
+from tmrl_learning.data.toy import LineWorld, LineWorldSpec, pretrain_lineworld, save_lineworld_checkpoint
 from tmrl_learning.tmrl.agent import AgentConfig, SteeringAgent
-from tmrl_learning.tmrl.finetune import FinetuneConfig, finetune
+from tmrl_learning.tmrl.finetune import FinetuneConfig, finetune, timestep_traces
 from tmrl_learning.tmrl.replay import ReplayBuffer
 
 SMALL_AGENT = dict(hidden=64, actor_layers=2, critic_layers=2, critics=2, batch_size=128)
@@ -146,17 +147,25 @@ def test_timestep_modulation_learns_what_noise_steering_cannot(tmp_path):
     timestep and a context noise that select the left mode."""
     results = {}
     for method, t_max in (("tmrl", None), ("dsrl", 0)):
-        cfg = FinetuneConfig(method=method, task="lineworld", checkpoint="in-memory", num_envs=4, execute=2,
+        checkpoint = save_lineworld_checkpoint(tmp_path / f"{method}-policy.pt", t_max)
+        cfg = FinetuneConfig(method=method, task="lineworld", checkpoint=str(checkpoint), num_envs=4, execute=2,
                              steps=500, warmup=100, eval_every=250, eval_episodes=8, checkpoint_every=250,
                              agent=AgentConfig(gamma=0.95, **SMALL_AGENT))
         curve = finetune(cfg, tmp_path / method, VectorEnv([LineWorld(i) for i in range(4)]),
-                         [LineWorld(99 + i) for i in range(8)], pretrain_lineworld(t_max), spec=LineWorldSpec(),
+                         [LineWorld(99 + i) for i in range(8)], load_policy(checkpoint)[0], spec=LineWorldSpec(),
                          progress=False)
         results[method] = [row["eval_success"] for row in curve]
     assert max(results["dsrl"]) == 0.0, results
     assert results["tmrl"][-1] >= 0.75, results
     assert (tmp_path / "tmrl" / "curve.csv").read_text().startswith("step,env_steps")
     assert (tmp_path / "tmrl" / "agent.pt").is_file() and (tmp_path / "tmrl" / "replay.npz").is_file()
+    # Figure 13 from the saved run: the actor reaches for the large timesteps that hold the left mode
+    # (T = 20; the clean context says "right"), and those episodes succeed.
+    _, traces, successes = timestep_traces(tmp_path / "tmrl", episodes=4)
+    assert sum(successes) >= 3 and all(traces), (traces, successes)
+    assert np.mean([t for trace in traces for t in trace]) > 10, traces
+    with pytest.raises(ValueError, match="dsrl: its actor picks no context timestep"):
+        timestep_traces(tmp_path / "dsrl")
 
 
 @pytest.mark.slow

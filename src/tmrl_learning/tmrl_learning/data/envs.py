@@ -167,6 +167,10 @@ ENV_CLASSES = {POINTMAZE_LARGE_TO_GIANT.name: PointMazeGoalEnv, POINTMAZE_LARGE.
 
 
 def make_goal_env(split_name: str, seed: int = 0, tasks: list[str] | None = None) -> GoalEnv:
+    if split_name == "lineworld":  # the toy task of the tests (data/toy.py)
+        from tmrl_learning.data.toy import LineWorld
+
+        return LineWorld(seed)
     task_split = split(split_name)
     return ENV_CLASSES[task_split.name](task_split, seed=seed, tasks=tasks)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 
@@ -23,6 +24,8 @@ def add_tmrl_commands(sub: argparse._SubParsersAction) -> None:
     plot = sub.add_parser("plot", help="learning curves (mean and spread over seeds) from fine-tuning runs")
     plot.add_argument("runs", nargs="+", type=Path, help="run folders; grouped by method")
     plot.add_argument("--out", type=Path, default=Path("docs/results/finetune"))
+    plot.add_argument("--trace-episodes", type=int, default=4,
+                      help="episodes of each task's first TMRL run to plot the chosen timestep along (0: none)")
     plot.set_defaults(func=_plot)
 
 
@@ -77,8 +80,19 @@ def _nest(flat: dict) -> dict:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from tmrl_learning.tmrl.plots import plot_runs
+    from tmrl_learning.tmrl.finetune import timestep_traces
+    from tmrl_learning.tmrl.plots import plot_runs, plot_timesteps
 
     table = plot_runs(args.runs, args.out)
     print(table)
+    traced: set[str] = set()
+    for run in args.runs:
+        config = json.loads((run / "config.json").read_text())
+        if args.trace_episodes <= 0 or config["method"] != "tmrl" or config["task"] in traced:
+            continue
+        _, traces, successes = timestep_traces(run, args.trace_episodes)
+        path = args.out / f"timesteps-{config['task']}.png"
+        plot_timesteps(traces, path, f"{config['task']}: timestep chosen by TMRL ({run.name})", successes)
+        traced.add(config["task"])
+        print(f"{path}: the timestep along {len(traces)} evaluation episodes of {run}")
     return 0

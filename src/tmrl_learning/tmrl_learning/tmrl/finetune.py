@@ -125,8 +125,31 @@ def evaluate(make_chunks: ChunkMaker, envs, execute: int, seed: int, record_time
                 done[i], success[i] = True, result.success
     out = {"success": float(success.mean())}
     if record_timesteps:
-        out["timesteps"] = traces
+        out["timesteps"], out["successes"] = traces, success.tolist()
     return out
+
+
+def timestep_traces(run: Path, episodes: int = 4, seed: int = 7) -> tuple[dict, list[list[int]], list[bool]]:
+    """The context timesteps a TMRL run's last saved actor picks along `episodes` evaluation
+    trajectories (the paper's Figure 13) -> (run config, traces, each episode's success)."""
+    from tmrl_learning.config import from_dict
+    from tmrl_learning.csp.train import load_policy
+    from tmrl_learning.data.envs import make_goal_env
+
+    state = torch.load(Path(run) / "agent.pt", weights_only=False)
+    cfg = from_dict(FinetuneConfig, state["config"])
+    if "timestep" not in METHOD_HEADS[cfg.method]:
+        raise ValueError(f"run {run} is {cfg.method}: its actor picks no context timestep")
+    policy, _ = load_policy(cfg.checkpoint)
+    spec = task_spec(cfg.task)
+    envs = [make_goal_env(cfg.task, seed=seed + i) for i in range(episodes)]
+    agent = build_agent(cfg, envs[0].obs_dim, spec.action_dim, spec.context_dim, policy.smoother.num_timesteps)
+    maker = ChunkMaker(agent, policy, spec, cfg.execute)
+    if cfg.agent.action_critic:
+        attach_action_critic(maker, spec.action_dim)
+    agent.load_state_dict(state["agent"])
+    result = evaluate(maker, envs, cfg.execute, seed=seed, record_timesteps=True)
+    return state["config"], result["timesteps"], result["successes"]
 
 
 def finetune(cfg: FinetuneConfig, out: Path, venv, eval_envs, policy: FlowPolicy | None, spec=None,

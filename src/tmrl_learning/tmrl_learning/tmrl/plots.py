@@ -1,4 +1,5 @@
-"""Learning curves over seeds (the paper's Figure 6) and a results table, from run folders."""
+"""Learning curves over seeds (the paper's Figure 6) and a results table, from run folders; the
+timestep TMRL picks along trajectories (Figure 13)."""
 
 from __future__ import annotations
 
@@ -56,13 +57,16 @@ def plot_runs(runs: list[Path], out: Path) -> str:
     return table
 
 
-def plot_timesteps(traces: list[list[int]], path: Path, title: str = "") -> None:
+def plot_timesteps(traces: list[list[int]], path: Path, title: str = "", successes: list[bool] | None = None) -> None:
     """The context timestep TMRL picks along trajectories (the paper's Figure 13)."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for trace in traces:
-        ax.plot(np.arange(len(trace)), trace, marker="o", ms=3, alpha=0.6)
+    for i, trace in enumerate(traces):
+        label = None if successes is None else f"episode {i + 1}: {'success' if successes[i] else 'failure'}"
+        ax.plot(np.arange(len(trace)), trace, marker="o", ms=3, alpha=0.6, label=label)
     ax.set(xlabel="macro-step", ylabel="context timestep t", title=title or "timestep chosen by TMRL")
     ax.grid(alpha=0.3)
+    if successes is not None:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
