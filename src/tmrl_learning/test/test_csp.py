@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tmrl_learning.activations import mish
+from tmrl_learning.activations import Mish, mish
 from tmrl_learning.csp.model import DiTConfig, SelfAttention
 from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
 from tmrl_learning.csp.smoothing import ContextSmoother
@@ -51,6 +51,8 @@ def test_fast_mish_and_attention_equal_the_torch_layers():
     with torch.no_grad():
         torch.testing.assert_close(mish(x), ref.detach(), atol=2e-6, rtol=1e-5)
     assert torch.autograd.gradcheck(mish, (torch.randn(50, dtype=torch.float64, requires_grad=True),))
+    traced = torch.jit.trace(Mish(), x.detach())  # the formula ONNX export gets
+    torch.testing.assert_close(traced(x.detach()), ref.detach(), atol=2e-6, rtol=1e-5)
 
     torch.manual_seed(0)
     mha = torch.nn.MultiheadAttention(32, 4, batch_first=True)
