@@ -45,10 +45,8 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, gain: torch.Tensor) -> torch.
 
 
 def norm_modulate(x: torch.Tensor, shift: torch.Tensor, gain: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """modulate(LayerNorm(x), shift, gain). At batch 1 (the policy server's case) the modulation is
-    the LayerNorm's own affine part: one operation instead of three, in eager mode and in ONNX."""
-    if x.shape[0] == 1:
-        return F.layer_norm(x, x.shape[-1:], gain.reshape(-1), shift.reshape(-1), eps)
+    """modulate(LayerNorm(x), shift, gain); one sample's path (`FlowDiT.velocity_tokens`) passes the
+    modulation to LayerNorm as its affine part instead."""
     return modulate(F.layer_norm(x, x.shape[-1:], eps=eps), shift, gain)
 
 
