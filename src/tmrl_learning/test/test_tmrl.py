@@ -189,3 +189,54 @@ def test_noise_aliasing_variant_learns_through_its_action_critic(tmp_path):
     with pytest.raises(RuntimeError, match="no action critic is attached"):
         plain.cfg.action_critic = True
         plain.update({})
+
+
+class _RecordingPolicy:
+    """A frozen policy that records what the runner passes to its sampler."""
+
+    def __init__(self, policy):
+        self.policy, self.smoother, self.calls = policy, policy.smoother, []
+
+    def sample(self, *args, **kwargs):
+        self.calls.append(kwargs)
+        return self.policy.sample(*args, **kwargs)
+
+
+def _demonstration_transitions(n: int = 256) -> dict[str, np.ndarray]:
+    """LineWorld rows of the demonstrated behaviour under the shown context: moving right."""
+    env, rows = LineWorld(5), []
+    obs = env.reset()
+    for _ in range(n):
+        result = env.step(np.array([0.8]))
+        rows.append((obs, [0.8], result.reward, result.observation, float(result.terminated)))
+        obs = env.reset() if result.terminated or result.truncated else result.observation
+    keys = ("observation", "steering_action", "reward", "next_observation", "terminated")
+    return {k: np.asarray([r[i] for r in rows], np.float32) for i, k in enumerate(keys)}
+
+
+@pytest.mark.parametrize("method", ["cfg", "postbc", "rlpd"])
+def test_each_baseline_runs_through_the_one_runner_with_its_own_heads(tmp_path, method):
+    """CFG-RL's actor sets the guidance weight (and nothing else) per decision; PostBC+DSRL only the
+    action noise; RLPD acts in action space with offline rows in its batches and learns LineWorld
+    (two steps left), which needs no pre-trained policy."""
+    overrides = dict(execute=1, offline_fraction=0.5, agent=AgentConfig(gamma=0.9, target_subset=2, **SMALL_AGENT)) \
+        if method == "rlpd" else dict(execute=2, agent=AgentConfig(gamma=0.95, **SMALL_AGENT))
+    cfg = FinetuneConfig(method=method, task="lineworld", checkpoint="in-memory", num_envs=4, steps=300, warmup=50,
+                         eval_every=150, eval_episodes=8, checkpoint_every=0, **overrides)
+    policy = None if method == "rlpd" else _RecordingPolicy(pretrain_lineworld(0, steps=100))
+    curve = finetune(cfg, tmp_path / method, VectorEnv([LineWorld(i) for i in range(4)]),
+                     [LineWorld(99 + i) for i in range(8)], policy, spec=LineWorldSpec(), progress=False,
+                     offline=_demonstration_transitions() if method == "rlpd" else None)
+    assert [row["step"] for row in curve] == [150, 300]
+    if method == "rlpd":
+        assert curve[-1]["eval_success"] >= 0.75, curve
+        return
+    calls = policy.calls[-50:]
+    assert all(c["timestep"] is None and c["context_noise"] is None for c in calls)  # the clean conditional
+    assert len({float(c["action_noise"][0, 0]) for c in calls}) > 10  # the noise is steered
+    guidance = [c["guidance"] for c in calls]
+    if method == "cfg":
+        weights = torch.cat(guidance)
+        assert weights.min() >= 0.0 and weights.max() <= 4.0 and weights.std() > 0
+    else:
+        assert all(g is None for g in guidance)
