@@ -34,6 +34,7 @@ def _finetune(args: argparse.Namespace) -> int:
     from tmrl_learning.csp.cli import parse_overrides
     from tmrl_learning.csp.train import load_policy, make_sampler
     from tmrl_learning.data.envs import VectorGoalEnv, make_goal_env
+    from tmrl_learning.data.splits import IN_DISTRIBUTION
     from tmrl_learning.tmrl.finetune import FinetuneConfig, finetune
     from tmrl_learning.tmrl.offline import offline_transitions
 
@@ -53,7 +54,7 @@ def _finetune(args: argparse.Namespace) -> int:
     policy, offline = None, None
     if cfg.method != "rlpd":
         policy, pre_cfg = load_policy(cfg.checkpoint)
-        if pre_cfg.task != cfg.task:
+        if cfg.task not in (pre_cfg.task, IN_DISTRIBUTION.get(pre_cfg.task)):  # the twin shares the layout
             raise ValueError(f"checkpoint {cfg.checkpoint} was trained for {pre_cfg.task}, not {cfg.task}")
     if cfg.offline_fraction > 0:
         from tmrl_learning.csp.train import PretrainConfig
