@@ -6,7 +6,10 @@ straightforward reference in the same run.
 The reference is the straightforward model: `nn.MultiheadAttention`, `nn.Mish` and a per-tensor
 AdamW. Ours: attention written as batched matmuls, the cheaper Mish of `tmrl_learning.activations`
 and fused AdamW (same weights, same maths; the loss after identical steps is reported for both),
-plus bf16 autocast (slow on CPUs without bf16 units: timed, and its loss curve on --bf16-curve).
+plus bf16 autocast, eager and with the network compiled in place (what `tmrl pretrain` does with
+`bf16: auto` on a CPU with native bf16 and `compile: true`); the bf16 loss curve is compared with
+fp32's from the same initialisation. On CPUs without native bf16, bf16 is ~20x slower: skip it with
+--no-bf16.
 Sampling: the reference recomputes the conditioning at every Euler step (a plain loop over the
 network's forward); ours computes all steps' AdaLN modulations in one batched call; both must agree
 within 1e-5.
@@ -24,11 +27,12 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, time_interleaved, time_ms, write_report  # noqa: E402
+from common import machine, time_interleaved, write_report  # noqa: E402
 
 from tmrl_learning.activations import Mish  # noqa: E402
 from tmrl_learning.csp.model import DiTConfig, SelfAttention  # noqa: E402
 from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig  # noqa: E402
+from tmrl_learning.hardware import native_bf16  # noqa: E402
 
 
 class TorchAttention(nn.Module):
@@ -66,11 +70,13 @@ def reference_sample(policy: FlowPolicy, context, noise, timestep, context_noise
     return x
 
 
-def train_steps(policy: FlowPolicy, bf16: bool, steps: int, seed: int = 0, fused: bool = True) -> float:
+def train_curve(policy: FlowPolicy, bf16: bool, steps: int, seed: int = 0, fused: bool = True,
+                every: int = 10) -> list[float]:
+    """Loss every `every` steps (mean over the window) on a fixed toy regression from one seed."""
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(policy.parameters(), lr=3e-4, weight_decay=1e-6, betas=(0.95, 0.999), fused=fused)
     gen = torch.Generator().manual_seed(seed)
-    loss = torch.tensor(0.0)
+    losses = []
     for _ in range(steps):
         ctx = torch.randn(256, policy.cfg.model.context_dim, generator=gen)
         actions = torch.tanh(ctx[:, :2]).unsqueeze(1).expand(256, policy.cfg.model.horizon, 2).contiguous()
@@ -79,14 +85,15 @@ def train_steps(policy: FlowPolicy, bf16: bool, steps: int, seed: int = 0, fused
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return float(loss)
+        losses.append(float(loss))
+    return [round(sum(losses[i:i + every]) / len(losses[i:i + every]), 5) for i in range(0, steps, every)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--horizon", type=int, default=5)
     parser.add_argument("--curve-steps", type=int, default=200, help="steps for the loss check")
-    parser.add_argument("--bf16-curve", action="store_true", help="also train bf16 for the loss check (slow)")
+    parser.add_argument("--no-bf16", action="store_true", help="skip bf16 (for CPUs without native bf16)")
     parser.add_argument("--out", type=Path, default=Path("docs/results/bench_csp.json"))
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -110,19 +117,28 @@ def main() -> None:
             opt.step()
         return step
 
-    train = time_interleaved({"fp32_reference": stepper(reference, False, False),
-                              "fp32_ours": stepper(policy, True, False)}, repeats=30)
-    train["bf16_autocast_ours"] = time_ms(stepper(policy, True, True), repeats=3, warmup=1)
+    variants = {"fp32_reference": stepper(reference, False, False), "fp32_ours": stepper(policy, True, False)}
+    if not args.no_bf16:
+        compiled = copy.deepcopy(policy)
+        compiled.net.compile()  # in place, as `tmrl pretrain --set compile=true` does
+        variants["bf16_autocast_ours"] = stepper(policy, True, True)
+        variants["bf16_autocast_compiled_ours"] = stepper(compiled, True, True)
+    train = time_interleaved(variants, repeats=30)  # the warm-up steps include the compilation
     ref_ms = train["fp32_reference"]["median_ms"]
-    train["speedup"] = round(ref_ms / train["fp32_ours"]["median_ms"], 2)
-    train["bf16_speedup"] = round(ref_ms / train["bf16_autocast_ours"]["median_ms"], 2)
+    train["speedup_over_reference"] = {k: round(ref_ms / train[k]["median_ms"], 2) for k in variants}
     torch.manual_seed(1)
     start = FlowPolicy(cfg)  # one initialisation for every curve
-    final = {"fp32_reference": train_steps(straightforward(start), False, args.curve_steps, fused=False),
-             "fp32_ours": train_steps(copy.deepcopy(start), False, args.curve_steps)}
-    if args.bf16_curve:
-        final["bf16_ours"] = train_steps(copy.deepcopy(start), True, args.curve_steps)
-    train[f"loss_after_{args.curve_steps}_steps"] = final
+    curves = {"fp32_reference": train_curve(straightforward(start), False, args.curve_steps, fused=False),
+              "fp32_ours": train_curve(copy.deepcopy(start), False, args.curve_steps)}
+    if not args.no_bf16:
+        fast = copy.deepcopy(start)
+        fast.net.compile()
+        curves["bf16_compiled_ours"] = train_curve(fast, True, args.curve_steps)
+        fp32 = curves["fp32_ours"]
+        train["bf16_curve_max_relative_difference"] = round(max(
+            abs(a - b) / b for a, b in zip(curves["bf16_compiled_ours"], fp32, strict=True)), 4)
+    train[f"loss_every_10_steps_for_{args.curve_steps}_steps"] = curves
+    train["fp32_curves_identical"] = curves["fp32_reference"] == curves["fp32_ours"]
 
     policy.eval()
     reference = straightforward(policy)  # the timed training steps changed the weights
@@ -138,9 +154,10 @@ def main() -> None:
     sample["max_abs_difference"] = float((ref - ours).abs().max())
     sample["speedup"] = round(sample["reference_per_step_conditioning"]["median_ms"]
                               / sample["cached_conditioning"]["median_ms"], 2)
+    model = {"hidden": 128, "layers": 4, "heads": 4, "action_tokens": args.horizon,
+             "params": sum(p.numel() for p in policy.parameters())}
     report = {"benchmark": "CSP policy", "command": " ".join(["python bench/bench_csp.py", *sys.argv[1:]]),
-              "machine": machine(), "model": {"hidden": 128, "layers": 4, "heads": 4, "action_tokens": args.horizon,
-                                              "params": sum(p.numel() for p in policy.parameters())},
+              "machine": {**machine(), "native_bf16": native_bf16()}, "model": model,
               "train_step_batch256": train, "sample_batch1_10steps": sample,
               "targets": {"train_step_ms": 50, "sample_ms": 4}}
     write_report(args.out, report)
