@@ -2,8 +2,9 @@
 reference in the same run, and env-steps/s of the whole fine-tuning loop.
 
 Ours: the critic ensemble as batched matmuls, the cheaper Mish of `tmrl_learning.activations`,
-fused Adam. Reference: 5 separate `nn.Sequential` critics (nn.LayerNorm, nn.Mish) in a Python loop,
-an `nn.Mish` actor and per-tensor Adam (it shares the rest of the update code, so it also skips the
+fused Adam; and the same with `agent.compile` (actor and critics compiled in place). Reference:
+5 separate `nn.Sequential` critics (nn.LayerNorm, nn.Mish) in a Python loop, an `nn.Mish` actor
+and per-tensor Adam (it shares the rest of the update code, so it also skips the
 critic's weight gradients in the actor step).
 
     python bench/bench_tmrl.py [--loop-steps 100] [--out docs/results/bench_tmrl.json]
@@ -74,9 +75,13 @@ def main() -> None:
     loop.critic_opt = torch.optim.Adam(loop.critic.parameters(), lr=3e-4)
     loop.actor_opt = torch.optim.Adam(loop.actor.parameters(), lr=3e-4)
     loop.alpha_opt = torch.optim.Adam(loop.log_alpha.parameters(), lr=3e-4)
+    compiled = SteeringAgent(obs_dim, AgentConfig(heads=dict(heads), compile=True))  # agent.compile: true
     update = time_interleaved({"ours": lambda: batched.update(buffer.sample(256, rng)),
+                               "ours_compiled": lambda: compiled.update(buffer.sample(256, rng)),
                                "straightforward_reference": lambda: loop.update(buffer.sample(256, rng))}, 30)
-    update["speedup"] = round(update["straightforward_reference"]["median_ms"] / update["ours"]["median_ms"], 2)
+    ref_ms = update["straightforward_reference"]["median_ms"]
+    update["speedup"] = round(ref_ms / update["ours"]["median_ms"], 2)
+    update["speedup_compiled"] = round(ref_ms / update["ours_compiled"]["median_ms"], 2)
 
     policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=8, action_dim=2, context_dim=4))).eval()
     task = "pointmaze-large-to-giant"

@@ -240,3 +240,30 @@ def test_each_baseline_runs_through_the_one_runner_with_its_own_heads(tmp_path, 
         assert weights.min() >= 0.0 and weights.max() <= 4.0 and weights.std() > 0
     else:
         assert all(g is None for g in guidance)
+
+
+@pytest.mark.slow
+def test_a_compiled_agent_updates_like_the_eager_one(monkeypatch):
+    """agent.compile compiles actor and critics in place: the same parameter names (checkpoints load
+    either way) and, with the same random numbers, the same losses as the eager agent."""
+    import torch._inductor.config as inductor
+
+    monkeypatch.setattr(inductor, "fallback_random", True)  # eager's random numbers inside compiled code
+    rng = np.random.default_rng(0)
+    buffer = ReplayBuffer(obs_dim=4, action_dim=6, capacity=512)
+    buffer.add(observation=rng.normal(size=(300, 4)), steering_action=rng.uniform(-1, 1, (300, 6)),
+               reward=-np.ones(300), next_observation=rng.normal(size=(300, 4)), terminated=np.zeros(300))
+    eager, compiled = small_agent(), small_agent(compile=True)
+    assert list(compiled.state_dict()["critic"]) == list(eager.state_dict()["critic"])
+    for k in range(3):
+        batch = buffer.sample(128, np.random.default_rng(k))
+        torch.manual_seed(k)
+        a = eager.update(batch)
+        torch.manual_seed(k)
+        b = compiled.update(batch)
+        for key in ("critic_loss", "actor_loss"):
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), (k, key, a, b)
+    restored = small_agent()
+    restored.load_state_dict(compiled.state_dict())
+    obs = rng.normal(size=(5, 4)).astype(np.float32)
+    np.testing.assert_allclose(restored.act(obs, deterministic=True), compiled.act(obs, deterministic=True), atol=1e-5)

@@ -48,6 +48,7 @@ class AgentConfig:
     guidance_max: float = 4.0
     action_critic: bool = False        # DSRL's noise-aliasing variant (tmrl/aliasing.py); the runner attaches it
     timestep_embedding: int = 64       # critics see the timestep as this many sinusoidal features (0: raw y_t)
+    compile: bool = False              # torch.compile actor and critics in place (~30 s once; 32 vs 43 ms/update)
 
 
 class SteeringAgent:
@@ -73,6 +74,9 @@ class SteeringAgent:
         self.alpha_opt = torch.optim.Adam(self.log_alpha.parameters(), lr=cfg.lr, fused=True)
         self.updates = 0
         self.action_critic: ActionCritic | None = None
+        if cfg.compile:  # in place: parameter names (and checkpoints) stay those of the eager modules
+            for module in (self.actor, self.critic, self.target):
+                module.compile()
 
     def attach_action_critic(self, executed_dim: int, chunk_fn: ChunkFn) -> None:
         """Learn Q(o, y) by distillation from an action critic (cfg.action_critic); `chunk_fn(o, y)`
