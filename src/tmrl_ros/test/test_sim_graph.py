@@ -72,6 +72,7 @@ def test_sim_graph_learns_and_its_recording_trains_offline(node, tmp_path):
     out = tmp_path / "from_bag"
     args = ["pretrain", "--config", str(REPO / "config" / "pointmaze.yaml"), "--set", "task=lineworld",
             "--set", "policy.model.hidden=32", "--set", "policy.model.embed=32", "--set", "eval_every=0",
+            "--set", "compile=false",  # 20 steps: compiling would cost more than it saves
             "--steps", "20", "--bag", str(bag), "--out", str(out)]
     cli = subprocess.run([sys.executable, "-m", "tmrl_learning.cli", *args], capture_output=True, text=True,
                          timeout=300)
