@@ -251,3 +251,15 @@ def test_every_cube_evaluation_task_is_solvable_in_its_step_limit(task):
             if result.terminated or result.truncated:
                 break
         assert result.success and result.terminated, (task, goal_task.name, env.steps)
+
+
+def test_coverage_table_lists_every_timestep_and_the_in_distribution_check():
+    from tmrl_learning.csp.coverage import coverage_table
+
+    report = {"starts": 4, "k": 2, "methods": {
+        "csp": {"curves": {0: [0.0, 0.25], 100: [0.25, 0.5]}, "in_distribution": {"task": "twin", "curve": [0.5, 1.0]}},
+        "bc": {"curves": {0: [0.0, 0.0]}}}}
+    rows = coverage_table(report).splitlines()
+    assert rows[0] == "4 out-of-distribution starts, K = 2" and "success@2" in rows[2]
+    assert rows[4:] == ["| csp | 0 | 0.00 | 0.25 |", "| csp | 100 | 0.25 | 0.50 |",
+                        "| csp, in distribution (twin) | 0 | 0.50 | 1.00 |", "| bc | 0 | 0.00 | 0.00 |"]

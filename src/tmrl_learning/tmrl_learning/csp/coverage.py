@@ -50,8 +50,25 @@ def run_coverage(checkpoints: list[Path], starts: int, k: int, fractions: list[f
             report["methods"][label]["in_distribution"] = {"task": twin, "curve": curve}
             report["summary"][label].update({f"indist success@{k}": curve[-1], "indist success@1": curve[0]})
     (out / "coverage.json").write_text(json.dumps(report, indent=2))
+    (out / "coverage.md").write_text(coverage_table(report))
     plot_coverage(report, out / "coverage.png")
     return report
+
+
+def coverage_table(report: dict) -> str:
+    """The report as a markdown table: success@1 and success@K per method and context timestep, and
+    in distribution where measured."""
+    k = report["k"]
+    lines = [f"{report['starts']} out-of-distribution starts, K = {k}", "",
+             f"| method | t | success@1 | success@{k} |", "| --- | --- | --- | --- |"]
+    for label, entry in report["methods"].items():
+        for t, curve in entry["curves"].items():
+            lines.append(f"| {label} | {t} | {curve[0]:.2f} | {curve[-1]:.2f} |")
+        if "in_distribution" in entry:
+            curve = entry["in_distribution"]["curve"]
+            lines.append(f"| {label}, in distribution ({entry['in_distribution']['task']}) | 0 | {curve[0]:.2f} "
+                         f"| {curve[-1]:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def plot_coverage(report: dict, path: Path) -> None:
