@@ -93,28 +93,28 @@ def round_trip(node, checkpoint: Path, requests: int, tmp: Path) -> dict:
 
 
 def graph_rate(node, task: str, checkpoint: Path, seconds: float, tmp: Path, learning: bool,
-               composed: bool = False) -> dict:
+               composed: bool = False, backend: str = "onnx") -> dict:
     """Macro-steps/s of the graph vs the in-process runner on the same task and agent. `learning`
     False: acting only (uniformly random steering, no learner, no updates) on both sides, which
     isolates what the graph's messaging costs; True: the learner updates at UTD 1 on both sides.
-    `composed`: steering samples in its own process (`sample_in_process`) instead of calling the
-    policy server."""
+    `composed`: steering samples in its own process (`sample_in_process`, with `backend`) instead of
+    calling the policy server. The graph runs with config/sim_finetune.yaml, as launched, plus these
+    overrides; the in-process runner samples with PyTorch."""
     execute = 2 if task == "lineworld" else 5
     agent = AGENT if task == "lineworld" else {}
     warmup = 300 if learning else 10**9
-    params = tmp / f"params-{task}-{learning}-{composed}.yaml"
-    params.write_text("/**:\n  ros__parameters:\n    t_max_fraction: 1.0\n"
-                      + "".join(f"    agent.{k}: {v}\n" for k, v in agent.items())
-                      + f"/**/steering:\n  ros__parameters:\n    execute: {execute}\n    warmup_steps: {warmup}\n"
-                      + f"    sample_in_process: {str(composed).lower()}\n"
-                      + "/**/learner:\n  ros__parameters:\n    learner.warmup_transitions: 300\n")
-    specs = sim_finetune_graph(task, str(checkpoint), tmp / f"graph-{task}-{learning}-{composed}", params_file=params)
+    agent_params = {"t_max_fraction": 1.0, **{f"agent.{k}": v for k, v in agent.items()}}
+    overrides = {"steering": {**agent_params, "execute": execute, "warmup_steps": warmup,
+                              "sample_in_process": composed, "sampler_backend": backend},
+                 "learner": {**agent_params, "execute": execute, "learner.warmup_transitions": 300}}
+    label = f"{task}-{learning}-{composed}-{backend}"
+    specs = sim_finetune_graph(task, str(checkpoint), tmp / f"graph-{label}", overrides=overrides)
     if composed:
         specs = [s for s in specs if s.name != "policy_server"]
     if not learning:
         specs = [s for s in specs if s.name != "learner"]
     monitor = GraphMonitor(node, transitions_only=True)  # the observer should cost the graph little
-    with GraphProcesses(specs, tmp / f"logs-{task}-{learning}-{composed}") as graph:
+    with GraphProcesses(specs, tmp / f"logs-{label}") as graph:
         count = lambda: sum(key[0] == "sim0" for key in monitor.transition_keys)  # noqa: E731 - this graph's only
         spin_for(node, 120, lambda: count() >= 20)  # started and flowing
         n0, t0 = count(), time.monotonic()
@@ -130,10 +130,10 @@ def graph_rate(node, task: str, checkpoint: Path, seconds: float, tmp: Path, lea
     sim = sim_task(task)
     envs = VectorEnv([sim.make_env(0)])
     start = time.perf_counter()
-    finetune(cfg, tmp / f"inproc-{task}-{learning}-{composed}", envs, [], policy, spec=sim.spec, progress=False)
+    finetune(cfg, tmp / f"inproc-{label}", envs, [], policy, spec=sim.spec, progress=False)
     inproc = steps / (time.perf_counter() - start)
     return {"task": task, "learning": learning,
-            "sampling": "in steering (composed)" if composed else "policy_server action",
+            "sampling": f"in steering (composed, {backend})" if composed else "policy_server action (onnx)",
             "graph_macro_steps_per_s": round(rate, 1),
             "in_process_macro_steps_per_s": round(inproc, 1), "graph_slowdown": round(inproc / rate, 2),
             "learner_updates_during_window": status.get("updates") if learning else 0, "seconds": seconds}
@@ -186,9 +186,10 @@ def main() -> None:
                       graph_rate(node, "lineworld", checkpoint, args.seconds, tmp, True, composed=True)],
                   "learner_ingest": ingest_rate(node, checkpoint, args.transitions, tmp)}
         if args.pointmaze_checkpoint:
-            for composed in (False, True):
+            for composed, backend in ((False, "onnx"), (True, "onnx"), (True, "torch")):
                 report["sim_graph_vs_in_process"].append(graph_rate(
-                    node, "pointmaze-large-to-giant", args.pointmaze_checkpoint, args.seconds, tmp, False, composed))
+                    node, "pointmaze-large-to-giant", args.pointmaze_checkpoint, args.seconds, tmp, False, composed,
+                    backend))
     write_report(args.out, report)
 
 

@@ -41,26 +41,47 @@ class NodeSpec:
     package: str = PACKAGE
     namespace: str = ""
 
-    def ros_args(self) -> list[str]:
-        """The `--ros-args ...` part of the command line that launch_ros would build."""
+    def ros_args(self, params_dir: Path | None = None) -> list[str]:
+        """The `--ros-args ...` part of the command line that launch_ros would build. The overrides go
+        in a parameters file of their own (written to `params_dir`, a temporary folder by default)
+        after the node's files, as launch_ros does: rcl lets a `--params-file` win over `-p`, so `-p`
+        could not override a key the files also set."""
         args = ["--ros-args", "-r", f"__node:={self.name}"]
         if self.namespace:
             args += ["-r", f"__ns:={self.namespace}"]
         for path in self.params_files:
             args += ["--params-file", str(path)]
-        for key, value in self.parameters.items():
-            args += ["-p", f"{key}:={_param_literal(value)}"]
+        if self.parameters:
+            args += ["--params-file", str(self.write_overrides(params_dir))]
         for src, dst in self.remappings.items():
             args += ["-r", f"{src}:={dst}"]
         return args
 
-    def command(self, prefix: Path | None = None) -> list[str]:
+    def full_name(self) -> str:
+        return "/" + "/".join(part for part in (*self.namespace.split("/"), self.name) if part)
+
+    def write_overrides(self, params_dir: Path | None = None) -> Path:
+        """`parameters` as a ROS 2 parameters file for this node alone, keyed by its full name: rcl
+        applies the matching entries of all files in the order they first appear, so a new entry
+        comes last and wins (a `/**` entry would merge into the files' `/**` and lose to their
+        `/**/<name>`)."""
+        import tempfile
+
+        import yaml
+
+        prefix = f"{self.namespace.strip('/').replace('/', '_')}_{self.name}_".lstrip("_")
+        handle, name = tempfile.mkstemp(prefix=prefix, suffix=".params.yaml", dir=params_dir)
+        with os.fdopen(handle, "w") as f:
+            yaml.safe_dump({self.full_name(): {"ros__parameters": {k: _param_value(v) for k, v in self.parameters.items()}}}, f)
+        return Path(name)
+
+    def command(self, prefix: Path | None = None, params_dir: Path | None = None) -> list[str]:
         """Full command line of the installed executable (`install/<pkg>/lib/<pkg>/<exe>`)."""
         prefix = prefix or _package_prefix(self.package)
         exe = prefix / "lib" / self.package / self.executable
         if not exe.exists():
             raise FileNotFoundError(f"executable {exe} not found; run scripts/setup.sh (colcon build) first")
-        return [str(exe), *self.ros_args()]
+        return [str(exe), *self.ros_args(params_dir)]
 
 
 def _package_prefix(package: str) -> Path:
@@ -69,15 +90,13 @@ def _package_prefix(package: str) -> Path:
     return Path(get_package_prefix(package))
 
 
-def _param_literal(value: Any) -> str:
-    """A parameter value as `-p name:=value` wants it (YAML)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
+def _param_value(value: Any) -> Any:
+    """A parameter value as a parameters file holds it (tuples and paths made plain)."""
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_param_literal(v) for v in value) + "]"
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return repr(value)
+        return [_param_value(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return str(value)
+    return value
 
 
 def recorder_graph(output_dir: str | os.PathLike, bag_name: str = "", storage: str = "mcap") -> list[NodeSpec]:

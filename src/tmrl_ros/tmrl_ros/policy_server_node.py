@@ -26,12 +26,14 @@ class PolicyServer(Node):
         threads = declare(self, "threads", 1, "torch threads for sampling", low=0, high=256)
         backend = declare(self, "backend", "onnx", "sampler: 'onnx' (one ONNX Runtime graph, checked against "
                           "PyTorch at start-up) or 'torch'")
+        keep = declare(self, "result_keep_s", 1, "seconds a served chunk stays on offer (the action status lists "
+                       "every goal kept, and every client decodes it on each change)", low=1, high=3600)
         if not checkpoint:
             raise StartupError("parameter 'checkpoint' is empty: give the pre-trained policy's checkpoint.pt")
         self.service = PolicyService(checkpoint, threads, backend)
         self.latencies: list[float] = []
         self.served = self.refused = 0
-        ActionServer(self, SampleChunk, "/tmrl/sample_chunk", self.on_goal)
+        ActionServer(self, SampleChunk, "/tmrl/sample_chunk", self.on_goal, result_timeout=keep)
         self.create_timer(10.0, self.report)
         if self.service.onnx is not None:
             self.get_logger().info(f"ONNX sampler matches PyTorch within {self.service.onnx.max_difference:.1e}")

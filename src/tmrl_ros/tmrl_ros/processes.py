@@ -53,7 +53,7 @@ class GraphProcesses:
             log = self.log_dir / (k.replace("/", "_") + ".log")
             if log.exists():  # keep the log of an earlier run of this node
                 log.rename(log.with_suffix(f".{time.strftime('%H%M%S')}.log"))
-            self.procs[k] = start(self.specs[k].command(), log)
+            self.procs[k] = start(self.specs[k].command(params_dir=self.log_dir), log)
 
     def stop(self, key: str | None = None, sig: int = signal.SIGINT) -> dict[str, int]:
         keys = [key] if key else list(self.procs)[::-1]

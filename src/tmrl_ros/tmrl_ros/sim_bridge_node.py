@@ -43,13 +43,16 @@ class SimBridge(Node):
                           "is seen (simulated chunks take milliseconds); more let a cancel stop it between actions; "
                           "0: 1 without a control period, 4 with one", low=0, high=64)
         self.executor_threads = threads or (4 if self.control_period else 1)
+        keep = declare(self, "result_keep_s", 1, "seconds a finished chunk's result stays on offer (the action "
+                       "status, sent on every goal's change, lists every goal kept: at 40 chunks/s rclpy's 10 s "
+                       "default makes steering decode ~1000 entries per chunk)", low=1, high=3600)
         self.driver = SimDriver(task, seed)
         self.lock = threading.Lock()
         group = ReentrantCallbackGroup()
         self.publisher = self.create_publisher(Context, "observation", qos.DECISION)
         self.create_service(Reset, "reset", self.on_reset, callback_group=group)
         self.server = ActionServer(self, ExecuteChunk, "execute_chunk", self.on_execute, callback_group=group,
-                                   cancel_callback=lambda _: CancelResponse.ACCEPT)
+                                   cancel_callback=lambda _: CancelResponse.ACCEPT, result_timeout=keep)
         self.create_subscription(EpisodeEvent, "/tmrl/episode", self.on_episode_event, qos.EVENTS,
                                  callback_group=group)
         self.executed_actions = 0
