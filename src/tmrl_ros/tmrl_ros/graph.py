@@ -72,7 +72,8 @@ class NodeSpec:
         prefix = f"{self.namespace.strip('/').replace('/', '_')}_{self.name}_".lstrip("_")
         handle, name = tempfile.mkstemp(prefix=prefix, suffix=".params.yaml", dir=params_dir)
         with os.fdopen(handle, "w") as f:
-            yaml.safe_dump({self.full_name(): {"ros__parameters": {k: _param_value(v) for k, v in self.parameters.items()}}}, f)
+            values = {k: _param_value(v) for k, v in self.parameters.items()}
+            yaml.safe_dump({self.full_name(): {"ros__parameters": values}}, f)
         return Path(name)
 
     def command(self, prefix: Path | None = None, params_dir: Path | None = None) -> list[str]:
