@@ -4,6 +4,9 @@
 #
 #   experiments/finetune.sh [pointmaze|cube] [STEPS] [SEEDS] [METHODS]
 # Defaults are small (minutes per run on 2 cores); the paper runs 2M vector steps and 5 seeds.
+# Environment: PRE (folder with csp/, bc/, ... checkpoints; default runs/csp-<task>), TAG (results go to
+# docs/results/finetune-<task>-<TAG>), RLPD_STEPS (rlpd executes one action per vector step; default STEPS),
+# PLOT=0 (skip the plot, e.g. when several invocations share one results folder), THREADS.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 task="${1:-pointmaze}"; steps="${2:-600}"; seeds="${3:-2}"; methods="${4:-tmrl dsrl}"
@@ -12,20 +15,24 @@ case "$task" in
   cube) name=cube-single-heldout ;;
   *) echo "unknown task $task" >&2; exit 2 ;;
 esac
-pre="runs/csp-$task"; runs="runs/finetune-$task"; out="docs/results/finetune-$task"
+suffix="${TAG:+-$TAG}"
+pre="${PRE:-runs/csp-$task}"; runs="runs/finetune-$task$suffix"; out="docs/results/finetune-$task$suffix"
 mkdir -p "$out"
 declare -A ckpt=([tmrl]="$pre/csp/checkpoint.pt" [dsrl]="$pre/bc/checkpoint.pt" [postbc]="$pre/postbc/checkpoint.pt"
                  [cfg]="$pre/cfg/checkpoint.pt" [rlpd]="")
 dirs=()
 for method in $methods; do
+  n="$steps"; [ "$method" = rlpd ] && n="${RLPD_STEPS:-$steps}"
   for seed in $(seq 0 $((seeds - 1))); do
-    args=(--method "$method" --task "$name" --seed "$seed" --steps "$steps" --out "$runs/$method-s$seed"
-          --set threads="${THREADS:-0}" --set eval_every=$((steps / 3)) --set checkpoint_every=$((steps / 3))
-          --set warmup=$((steps / 6)))
+    args=(--method "$method" --task "$name" --seed "$seed" --steps "$n" --out "$runs/$method-s$seed"
+          --set threads="${THREADS:-0}" --set eval_every=$((n / 4)) --set checkpoint_every=$((n / 4))
+          --set warmup=$((n / 8)) --set agent.compile=true)
     [ -n "${ckpt[$method]}" ] && args+=(--checkpoint "${ckpt[$method]}")
     scripts/run.sh tmrl finetune "${args[@]}"
     dirs+=("$runs/$method-s$seed")
   done
 done
+[ "${PLOT:-1}" = 0 ] && exit 0
 scripts/run.sh tmrl plot "${dirs[@]}" --out "$out"
-echo "experiments/finetune.sh $task $steps $seeds \"$methods\"" > "$out/COMMAND"
+echo "PRE=$pre TAG=${TAG:-} RLPD_STEPS=${RLPD_STEPS:-$steps} experiments/finetune.sh $task $steps $seeds \"$methods\"" \
+  >> "$out/COMMAND"
