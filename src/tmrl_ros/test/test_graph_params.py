@@ -35,14 +35,14 @@ def test_overrides_win_over_every_entry_of_the_files(tmp_path, namespace):
 
 
 def test_the_sim_graph_overrides_its_config(tmp_path):
-    """config/sim_finetune.yaml says sample_in_process: false and warmup_steps: 200 for steering."""
+    """config/sim_finetune.yaml says sample_in_process: true and warmup_steps: 200 for steering."""
     specs = sim_finetune_graph("lineworld", str(tmp_path / "csp.pt"), tmp_path / "run",
-                               overrides={"steering": {"sample_in_process": True, "warmup_steps": 5,
+                               overrides={"steering": {"sample_in_process": False, "warmup_steps": 5,
                                                        "agent.hidden": 64}})
     assert config_file("sim_finetune.yaml") in next(s for s in specs if s.name == "steering").params_files
     steering = next(s for s in specs if s.name == "steering")
-    got = declared(steering, tmp_path, sample_in_process=False, warmup_steps=0, task="", **{"agent.hidden": 1})
-    assert got == {"sample_in_process": True, "warmup_steps": 5, "task": "lineworld", "agent.hidden": 64}
+    got = declared(steering, tmp_path, sample_in_process=True, warmup_steps=0, task="", **{"agent.hidden": 1})
+    assert got == {"sample_in_process": False, "warmup_steps": 5, "task": "lineworld", "agent.hidden": 64}
     learner = next(s for s in specs if s.name == "learner")
     assert declared(learner, tmp_path, **{"agent.hidden": 1, "agent.critics": 1}) == {"agent.hidden": 256,
                                                                                       "agent.critics": 5}
