@@ -76,12 +76,16 @@ def main() -> None:
     loop.actor_opt = torch.optim.Adam(loop.actor.parameters(), lr=3e-4)
     loop.alpha_opt = torch.optim.Adam(loop.log_alpha.parameters(), lr=3e-4)
     compiled = SteeringAgent(obs_dim, AgentConfig(heads=dict(heads), compile=True))  # agent.compile: true
+    # agent.bf16: the hidden layers in bf16 autocast, outputs in fp32 (where the CPU has native bf16)
+    compiled_bf16 = SteeringAgent(obs_dim, AgentConfig(heads=dict(heads), compile=True, bf16=True))
     update = time_interleaved({"ours": lambda: batched.update(buffer.sample(256, rng)),
                                "ours_compiled": lambda: compiled.update(buffer.sample(256, rng)),
+                               "ours_compiled_bf16": lambda: compiled_bf16.update(buffer.sample(256, rng)),
                                "straightforward_reference": lambda: loop.update(buffer.sample(256, rng))}, 30)
     ref_ms = update["straightforward_reference"]["median_ms"]
     update["speedup"] = round(ref_ms / update["ours"]["median_ms"], 2)
     update["speedup_compiled"] = round(ref_ms / update["ours_compiled"]["median_ms"], 2)
+    update["speedup_compiled_bf16"] = round(ref_ms / update["ours_compiled_bf16"]["median_ms"], 2)
 
     policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=8, action_dim=2, context_dim=4))).eval()
     task = "pointmaze-large-to-giant"

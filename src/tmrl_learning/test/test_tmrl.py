@@ -267,3 +267,34 @@ def test_a_compiled_agent_updates_like_the_eager_one(monkeypatch):
     restored.load_state_dict(compiled.state_dict())
     obs = rng.normal(size=(5, 4)).astype(np.float32)
     np.testing.assert_allclose(restored.act(obs, deterministic=True), compiled.act(obs, deterministic=True), atol=1e-5)
+
+
+def test_bf16_hidden_layers_keep_fp32_values():
+    """agent.bf16 runs the hidden layers in bf16 but the outputs in fp32: with the same weights, Q
+    near -100 (where bf16's own spacing is 0.5) agrees with fp32 to ~0.1% and is not quantised."""
+    fp32, bf16 = small_agent(), small_agent(bf16=True)
+    bf16.load_state_dict(fp32.state_dict())
+    with torch.no_grad():
+        for agent in (fp32, bf16):
+            agent.critic.out.bias.fill_(-100.0)
+    obs, y = torch.randn(256, 4), torch.rand(256, 6) * 2 - 1
+    q32, q16 = fp32.q(obs, y).detach(), bf16.q(obs, y).detach()
+    assert q16.dtype == torch.float32
+    assert (q16 - q32).abs().max() < 0.1, (q16 - q32).abs().max()
+    assert (q16 * 2 - (q16 * 2).round()).abs().max() > 0.1  # not on bf16's 0.5 grid
+    y32, logp32 = fp32.actor(obs, deterministic=True)
+    y16, logp16 = bf16.actor(obs, deterministic=True)
+    assert y16.dtype == torch.float32 and (y16 - y32).abs().max() < 0.05
+
+
+@pytest.mark.slow
+def test_a_bf16_agent_learns_lineworld(tmp_path):
+    """The timestep-modulation task above with agent.bf16: TMRL still learns it."""
+    checkpoint = save_lineworld_checkpoint(tmp_path / "policy.pt")
+    cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint=str(checkpoint), num_envs=4, execute=2,
+                         steps=500, warmup=100, eval_every=250, eval_episodes=8, checkpoint_every=250,
+                         agent=AgentConfig(gamma=0.95, bf16=True, **SMALL_AGENT))
+    curve = finetune(cfg, tmp_path / "tmrl", VectorEnv([LineWorld(i) for i in range(4)]),
+                     [LineWorld(99 + i) for i in range(8)], load_policy(checkpoint)[0], spec=LineWorldSpec(),
+                     progress=False)
+    assert curve[-1]["eval_success"] >= 0.75, curve

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from tmrl_learning.csp.model import sinusoidal
+from tmrl_learning.hardware import resolve_bf16
 from tmrl_learning.tmrl.aliasing import ActionCritic, ChunkFn
 from tmrl_learning.tmrl.networks import CriticEnsemble, SquashedGaussianActor
 
@@ -49,13 +50,16 @@ class AgentConfig:
     action_critic: bool = False        # DSRL's noise-aliasing variant (tmrl/aliasing.py); the runner attaches it
     timestep_embedding: int = 64       # critics see the timestep as this many sinusoidal features (0: raw y_t)
     compile: bool = False              # torch.compile actor and critics in place (~30 s once; 32 vs 43 ms/update)
+    bf16: bool | str = False           # bf16 autocast in the hidden layers (outputs stay fp32); auto: where the
+                                       # CPU has native bf16 (hardware.py)
 
 
 class SteeringAgent:
     def __init__(self, obs_dim: int, cfg: AgentConfig, seed: int = 0):
         torch.manual_seed(seed)
         self.cfg, self.obs_dim = cfg, obs_dim
-        self.actor = SquashedGaussianActor(obs_dim, cfg.heads, cfg.hidden, cfg.actor_layers)
+        bf16 = resolve_bf16(cfg.bf16)
+        self.actor = SquashedGaussianActor(obs_dim, cfg.heads, cfg.hidden, cfg.actor_layers, bf16)
         names = list(cfg.heads)
         self.timestep_column = sum(cfg.heads[n] for n in names[:names.index("timestep")]) \
             if "timestep" in cfg.heads and cfg.timestep_embedding else None
@@ -63,7 +67,7 @@ class SteeringAgent:
             raise ValueError(f"timestep_embedding must be even (sin and cos pairs), got {cfg.timestep_embedding}")
         self.critic_width = self.actor.action_dim + (cfg.timestep_embedding - 1 if self.timestep_column is not None
                                                      else 0)
-        self.critic = CriticEnsemble(cfg.critics, obs_dim + self.critic_width, cfg.hidden, cfg.critic_layers)
+        self.critic = CriticEnsemble(cfg.critics, obs_dim + self.critic_width, cfg.hidden, cfg.critic_layers, bf16)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
         self.log_alpha = torch.nn.ParameterDict(
             {name: torch.nn.Parameter(torch.tensor(float(np.log(cfg.init_alpha)))) for name in cfg.heads})

@@ -12,6 +12,12 @@ from torch.nn import functional as F
 from tmrl_learning.activations import Mish, mish
 
 
+def hidden_precision(bf16: bool):
+    """bf16 autocast for the hidden layers only: the output layers run in fp32 on fp32 copies of the
+    features, so values (Q ~ -100, where bf16's spacing is 0.5) and log-stds keep fp32 resolution."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+
+
 class EnsembleLinear(nn.Module):
     """E independent linear layers applied at once: (E, B, in) -> (E, B, out)."""
 
@@ -28,9 +34,9 @@ class EnsembleLinear(nn.Module):
 class CriticEnsemble(nn.Module):
     """Q_e(o, y) for e = 1..E, each an MLP with LayerNorm and Mish; output (E, B)."""
 
-    def __init__(self, members: int, inputs: int, hidden: int = 256, layers: int = 3):
+    def __init__(self, members: int, inputs: int, hidden: int = 256, layers: int = 3, bf16: bool = False):
         super().__init__()
-        self.members = members
+        self.members, self.bf16 = members, bf16
         sizes = [inputs] + [hidden] * layers
         self.layers = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
         self.gains = nn.ParameterList(nn.Parameter(torch.ones(members, 1, hidden)) for _ in range(layers))
@@ -40,10 +46,11 @@ class CriticEnsemble(nn.Module):
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         x = torch.cat([obs, action], -1)
         x = x.unsqueeze(0).expand(self.members, *x.shape) if x.ndim == 2 else x
-        for layer, gain, shift in zip(self.layers, self.gains, self.shifts, strict=True):
-            h = layer(x)
-            x = mish(torch.addcmul(shift, F.layer_norm(h, h.shape[-1:]), gain))
-        return self.out(x).squeeze(-1)
+        with hidden_precision(self.bf16):
+            for layer, gain, shift in zip(self.layers, self.gains, self.shifts, strict=True):
+                h = layer(x)
+                x = mish(torch.addcmul(shift, F.layer_norm(h, h.shape[-1:]), gain))
+        return self.out(x.float()).squeeze(-1)
 
 
 class SquashedGaussianActor(nn.Module):
@@ -54,9 +61,10 @@ class SquashedGaussianActor(nn.Module):
 
     LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
-    def __init__(self, obs_dim: int, head_dims: dict[str, int], hidden: int = 256, layers: int = 4):
+    def __init__(self, obs_dim: int, head_dims: dict[str, int], hidden: int = 256, layers: int = 4,
+                 bf16: bool = False):
         super().__init__()
-        self.head_dims = dict(head_dims)
+        self.head_dims, self.bf16 = dict(head_dims), bf16
         trunk, size = [], obs_dim
         for _ in range(layers):
             trunk += [nn.Linear(size, hidden), Mish()]
@@ -70,7 +78,8 @@ class SquashedGaussianActor(nn.Module):
 
     def forward(self, obs: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """-> y (B, sum dims) in [-1, 1], and per-head log-probabilities {name: (B,)}."""
-        h = self.trunk(obs)
+        with hidden_precision(self.bf16):
+            h = self.trunk(obs).float()
         ys, logps = [], {}
         for name, head in self.heads.items():
             mean, log_std = head(h).chunk(2, -1)
