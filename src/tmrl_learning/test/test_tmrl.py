@@ -298,3 +298,19 @@ def test_a_bf16_agent_learns_lineworld(tmp_path):
                      [LineWorld(99 + i) for i in range(8)], load_policy(checkpoint)[0], spec=LineWorldSpec(),
                      progress=False)
     assert curve[-1]["eval_success"] >= 0.75, curve
+
+
+def test_the_results_table_averages_seeds(tmp_path):
+    from tmrl_learning.tmrl.plots import plot_runs
+
+    runs = []
+    for seed, (final, first_train) in enumerate([(0.5, 0.1), (0.0, 0.3)]):
+        run = tmp_path / f"tmrl-s{seed}"
+        run.mkdir()
+        (run / "config.json").write_text('{"task": "lineworld", "method": "tmrl"}')
+        (run / "curve.csv").write_text("step,env_steps,eval_success,train_success\n"
+                                       f"10,100,0.0,{first_train}\n20,200,{final},0.5\n")
+        runs.append(run)
+    table = plot_runs(runs, tmp_path / "out")
+    assert "| lineworld | tmrl | 2 | 0.25 ± 0.25 | 0.20 / 0.50 | 200 |" in table, table
+    assert (tmp_path / "out" / "learning_curves.png").stat().st_size > 0

@@ -32,7 +32,10 @@ def plot_runs(runs: list[Path], out: Path) -> str:
         groups[(config["task"], config["method"])].append(rows)
     tasks = sorted({task for task, _ in groups})
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
-    lines = ["| task | method | seeds | final success (mean ± std) | env steps |", "| --- | --- | --- | --- | --- |"]
+    # training success: over the last 20 training episodes at the first and at the last log (the
+    # first log covers the warm-up's random steering: what the pre-trained policy's exploration finds)
+    lines = ["| task | method | seeds | final success (mean ± std) | training success, first / last log | env steps |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for ax, task in zip(axes[0], tasks, strict=True):
         for (t, method), curves in sorted(groups.items()):
             if t != task:
@@ -44,8 +47,10 @@ def plot_runs(runs: list[Path], out: Path) -> str:
             ax.plot(x, mean, label=f"{method} ({len(curves)} seeds)")
             ax.fill_between(x, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), alpha=0.2)
             final = y[:, -1]
+            train = np.array([[c[0].get("train_success", np.nan), c[n - 1].get("train_success", np.nan)]
+                              for c in curves]).mean(0)
             lines.append(f"| {task} | {method} | {len(curves)} | {final.mean():.2f} ± {final.std():.2f} "
-                         f"| {int(x[-1])} |")
+                         f"| {train[0]:.2f} / {train[1]:.2f} | {int(x[-1])} |")
         ax.set(title=task, xlabel="environment steps", ylabel="evaluation success", ylim=(-0.02, 1.02))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
