@@ -173,3 +173,28 @@ def test_a_node_that_cannot_start_says_why(tmp_path, executable, parameters, rea
         stop(proc, signal.SIGKILL)
     log = (tmp_path / "node.log").read_text()
     assert proc.returncode == 2 and reason in log and "Traceback" not in log, log
+
+
+def test_action_servers_keep_finished_goals_only_result_keep_s(node, tmp_path, checkpoint):
+    """The action status that every client decodes on each goal change lists every goal the server
+    keeps; the policy server keeps a finished one `result_keep_s` (1 s), not rclpy's 10 s, so at
+    tens of chunks per second the list stays short."""
+    from action_msgs.msg import GoalStatusArray
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    listed: list[int] = []
+    status_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    node.create_subscription(GoalStatusArray, "/tmrl/sample_chunk/_action/status",
+                             lambda m: listed.append(len(m.status_list)), status_qos)
+    sampler = ActionClient(node, SampleChunk, "/tmrl/sample_chunk")
+    goal = SampleChunk.Goal(context=Context(source="sim0", context=[1.0]), steering=SteeringCommand(
+        action_noise=[0.2], context_timestep=5, guidance_weight=math.nan))
+    spec = NodeSpec("policy_server", "policy_server", parameters={"checkpoint": str(checkpoint)})
+    with GraphProcesses([spec], tmp_path / "logs") as graph:
+        for _ in range(5):
+            assert _action(node, sampler, goal).accepted
+        assert spin_until(node, lambda: bool(listed) and listed[-1] >= 5, 5.0), listed  # all five kept for now
+        spin_until(node, lambda: False, 2.5)  # past result_keep_s (the server expires goals about once a second)
+        assert _action(node, sampler, goal).accepted
+        assert spin_until(node, lambda: listed[-1] == 1, 5.0), listed  # only the newest goal is listed
+        assert not graph.dead(), graph.logs()
