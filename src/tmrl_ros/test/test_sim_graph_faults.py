@@ -183,7 +183,8 @@ def test_action_servers_keep_finished_goals_only_result_keep_s(node, tmp_path, c
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
     listed: list[int] = []
-    status_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    status_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
     node.create_subscription(GoalStatusArray, "/tmrl/sample_chunk/_action/status",
                              lambda m: listed.append(len(m.status_list)), status_qos)
     sampler = ActionClient(node, SampleChunk, "/tmrl/sample_chunk")
