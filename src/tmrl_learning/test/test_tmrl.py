@@ -314,3 +314,26 @@ def test_the_results_table_averages_seeds(tmp_path):
     table = plot_runs(runs, tmp_path / "out")
     assert "| lineworld | tmrl | 2 | 0.25 ± 0.25 | 0.20 / 0.50 | 200 |" in table, table
     assert (tmp_path / "out" / "learning_curves.png").stat().st_size > 0
+
+
+def test_the_curve_is_on_disk_after_every_evaluation(tmp_path):
+    """A run that dies mid-way leaves its learning curve so far in curve.csv (the checkpoint has it too)."""
+
+    class DyingEnv(LineWorld):
+        resets = 0
+
+        def reset(self, task=None):
+            DyingEnv.resets += 1
+            if DyingEnv.resets > 1:
+                raise RuntimeError("simulator died")
+            return super().reset(task)
+
+    checkpoint = save_lineworld_checkpoint(tmp_path / "policy.pt")
+    cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint=str(checkpoint), num_envs=2, execute=2,
+                         steps=40, warmup=10, eval_every=20, eval_episodes=1, checkpoint_every=20,
+                         agent=AgentConfig(**SMALL_AGENT))
+    with pytest.raises(RuntimeError, match="simulator died"):
+        finetune(cfg, tmp_path / "run", VectorEnv([LineWorld(i) for i in range(2)]), [DyingEnv(99)],
+                 load_policy(checkpoint)[0], spec=LineWorldSpec(), progress=False)
+    rows = (tmp_path / "run" / "curve.csv").read_text().splitlines()
+    assert rows[0].startswith("step,env_steps,eval_success") and len(rows) == 2 and rows[1].startswith("20,"), rows

@@ -221,6 +221,7 @@ def finetune(cfg: FinetuneConfig, out: Path, venv, eval_envs, policy: FlowPolicy
                    "train_success": float(np.mean(episode_success[-20:])) if episode_success else 0.0,
                    "seconds": round(time.perf_counter() - start, 1), **metrics}
             curve.append(row)
+            write_curve(curve, out / "curve.csv")  # after every evaluation: a long run can be watched
             bar.set_postfix(success=f"{ev['success']:.2f}")
             if writer:
                 for k, v in row.items():
