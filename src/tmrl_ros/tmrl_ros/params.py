@@ -44,3 +44,12 @@ def declare_dataclass(node: Node, prefix: str, instance: Any, skip: tuple[str, .
             default = list(default)
         values[f.name] = declare(node, f"{prefix}.{f.name}", default, f"{type(instance).__name__}.{f.name}")
     return dataclasses.replace(instance, **values)
+
+
+def declare_result_keep(node: Node) -> int:
+    """`result_keep_s` of a node's action server: how long a finished goal's result stays on offer.
+    The action status, republished on every goal change, lists every goal kept and every client
+    decodes it; rclpy's 10 s default made steering decode ~400 entries three times per chunk at
+    40 chunks/s. Clients here request the result right after acceptance, so 1 s is plenty."""
+    return declare(node, "result_keep_s", 1, "seconds a finished goal's result stays on offer (the action "
+                   "status lists every goal kept)", low=1, high=3600)

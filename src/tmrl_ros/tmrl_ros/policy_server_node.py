@@ -16,7 +16,7 @@ from tmrl_learning.system.policy_service import PolicyService, RequestError
 from tmrl_msgs.action import SampleChunk
 from tmrl_ros.convert import chunk_message, chunk_request
 from tmrl_ros.node_main import StartupError, run
-from tmrl_ros.params import declare
+from tmrl_ros.params import declare, declare_result_keep
 
 
 class PolicyServer(Node):
@@ -26,8 +26,7 @@ class PolicyServer(Node):
         threads = declare(self, "threads", 1, "torch threads for sampling", low=0, high=256)
         backend = declare(self, "backend", "onnx", "sampler: 'onnx' (one ONNX Runtime graph, checked against "
                           "PyTorch at start-up) or 'torch'")
-        keep = declare(self, "result_keep_s", 1, "seconds a served chunk stays on offer (the action status lists "
-                       "every goal kept, and every client decodes it on each change)", low=1, high=3600)
+        keep = declare_result_keep(self)
         if not checkpoint:
             raise StartupError("parameter 'checkpoint' is empty: give the pre-trained policy's checkpoint.pt")
         self.service = PolicyService(checkpoint, threads, backend)

@@ -26,7 +26,7 @@ from tmrl_msgs.srv import Reset
 from tmrl_ros import qos
 from tmrl_ros.convert import floats, observation_message, vector
 from tmrl_ros.node_main import run
-from tmrl_ros.params import declare
+from tmrl_ros.params import declare, declare_result_keep
 
 
 class SimBridge(Node):
@@ -43,9 +43,7 @@ class SimBridge(Node):
                           "is seen (simulated chunks take milliseconds); more let a cancel stop it between actions; "
                           "0: 1 without a control period, 4 with one", low=0, high=64)
         self.executor_threads = threads or (4 if self.control_period else 1)
-        keep = declare(self, "result_keep_s", 1, "seconds a finished chunk's result stays on offer (the action "
-                       "status, sent on every goal's change, lists every goal kept: at 40 chunks/s rclpy's 10 s "
-                       "default makes steering decode ~1000 entries per chunk)", low=1, high=3600)
+        keep = declare_result_keep(self)
         self.driver = SimDriver(task, seed)
         self.lock = threading.Lock()
         group = ReentrantCallbackGroup()
