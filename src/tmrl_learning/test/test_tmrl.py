@@ -140,6 +140,27 @@ def test_replay_buffer_rejects_bad_transitions():
     assert len(buffer) == 3
 
 
+def _numbered(start: int, n: int) -> dict:
+    r = np.arange(start, start + n, dtype=np.float32)
+    return dict(observation=r[:, None].repeat(2, 1), steering_action=r[:, None], reward=r,
+                next_observation=r[:, None].repeat(2, 1), terminated=np.zeros(n))
+
+
+@pytest.mark.parametrize("new_capacity, kept", [(20, range(2, 10)), (5, range(5, 10))])
+def test_replay_buffer_resumed_with_another_capacity_keeps_the_newest_in_order(new_capacity, kept):
+    """A run continued for more steps gets a larger buffer: a wrapped ring must not leave its write
+    position in the middle of the old data (old transitions overwritten, empty rows sampled)."""
+    full = ReplayBuffer(obs_dim=2, action_dim=1, capacity=8)
+    full.add(**_numbered(0, 10))  # wraps: rewards 8, 9 overwrite 0, 1
+    resumed = ReplayBuffer(obs_dim=2, action_dim=1, capacity=new_capacity)
+    resumed.load_state_dict(full.state_dict())
+    assert resumed.data["reward"][: len(resumed)].tolist() == [float(i) for i in kept]
+    resumed.add(**_numbered(10, 2))
+    rewards = resumed.data["reward"][: len(resumed)]
+    assert set(rewards.tolist()) == set(map(float, kept[len(kept) + 2 - len(resumed):])) | {10.0, 11.0}
+    assert len(resumed) == min(len(kept) + 2, new_capacity)
+
+
 @pytest.mark.slow
 def test_timestep_modulation_learns_what_noise_steering_cannot(tmp_path):
     """LineWorld shows context +1 but rewards moving left, which the data does only under -1.

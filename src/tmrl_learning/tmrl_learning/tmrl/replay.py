@@ -75,16 +75,25 @@ class ReplayBuffer:
                 **{k: v[: self.size].copy() for k, v in self.data.items()}}
 
     def load_state_dict(self, state) -> None:
-        size = int(state["size"])
-        if size > self.capacity:
-            raise ValueError(f"saved buffer holds {size} transitions, capacity is {self.capacity}")
+        """Restores exactly when the capacity is unchanged. A run resumed with more (or fewer) steps has
+        another capacity: then the transitions are stored oldest first (the newest ones kept) so that the
+        write position points past them, not into the middle of a wrapped ring."""
+        size, pos = int(state["size"]), int(state["pos"])
+        saved_capacity = int(state["capacity"]) if "capacity" in state else self.capacity
         for k in self.fields:
             if k not in state:
                 raise ValueError(f"saved buffer lacks the field {k!r}")
             if state[k].shape[1:] != self.data[k].shape[1:]:
                 raise ValueError(f"saved buffer field {k!r} has shape {state[k].shape}, expected {self.data[k].shape}")
-            self.data[k][:size] = state[k]
-        self.size, self.pos = size, int(state["pos"])
+        if saved_capacity == self.capacity:
+            order = np.arange(size)
+        else:
+            order = (pos + np.arange(size)) % size if size else np.arange(0)  # oldest first
+            order = order[max(size - self.capacity, 0):]
+            pos = len(order) % self.capacity
+        for k in self.fields:
+            self.data[k][: len(order)] = np.asarray(state[k])[order]
+        self.size, self.pos = len(order), pos
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
