@@ -3,6 +3,7 @@ modulation can solve."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -138,6 +139,35 @@ def test_replay_buffer_rejects_bad_transitions():
         buffer.add(**{k: v for k, v in good.items() if k != "terminated"})
     buffer.add(**good)
     assert len(buffer) == 3
+
+
+def test_checkpoints_with_a_separate_temperature_optimizer_still_resume_exactly():
+    """Agents saved before the temperatures joined the actor's optimizer (an "alpha_opt" of their own)
+    load with their Adam moments and then update exactly like the agent that saved them."""
+    rng = np.random.default_rng(0)
+    buffer = ReplayBuffer(obs_dim=4, action_dim=6, capacity=512)
+    buffer.add(observation=rng.normal(size=(300, 4)), steering_action=rng.uniform(-1, 1, (300, 6)),
+               reward=-np.ones(300), next_observation=rng.normal(size=(300, 4)), terminated=np.zeros(300))
+    agent = small_agent()
+    for _ in range(3):
+        agent.update(buffer.sample(128, rng))
+    state = copy.deepcopy(agent.state_dict())  # as saved: optimizer moments not shared with the live agent
+    actor_group, alpha_group = state["actor_opt"]["param_groups"]
+    n = len(actor_group["params"])
+    legacy = {**state, "actor_opt": {"state": {i: v for i, v in state["actor_opt"]["state"].items() if i < n},
+                                     "param_groups": [actor_group]},
+              "alpha_opt": {"state": {i - n: v for i, v in state["actor_opt"]["state"].items() if i >= n},
+                            "param_groups": [{**alpha_group, "params": [i - n for i in alpha_group["params"]]}]}}
+    restored = small_agent()
+    restored.load_state_dict(legacy)
+    batch = buffer.sample(128, np.random.default_rng(1))
+    torch.manual_seed(9)
+    original = agent.update(batch)
+    torch.manual_seed(9)
+    assert restored.update(batch) == original
+    broken = {**legacy, "alpha_opt": {**legacy["alpha_opt"], "param_groups": [alpha_group, alpha_group]}}
+    with pytest.raises(ValueError, match="one parameter group"):
+        small_agent().load_state_dict(broken)
 
 
 def _numbered(start: int, n: int) -> dict:
