@@ -24,6 +24,13 @@ def read_run(run: Path) -> tuple[dict, list[dict]]:
     return config, rows
 
 
+# the panels of the learning-curve figure, one row each: the paper's curve, then what explains it
+# (training episodes that succeeded, and whether the critics have started to value them)
+PANELS = (("eval_success", "evaluation success", (-0.02, 1.02)),
+          ("train_success", "training success (last 20 episodes)", (-0.02, 1.02)),
+          ("q_mean", "mean Q", None))
+
+
 def plot_runs(runs: list[Path], out: Path) -> str:
     out.mkdir(parents=True, exist_ok=True)
     groups: dict[tuple[str, str], list[list[dict]]] = defaultdict(list)
@@ -31,29 +38,37 @@ def plot_runs(runs: list[Path], out: Path) -> str:
         config, rows = read_run(run)
         groups[(config["task"], config["method"])].append(rows)
     tasks = sorted({task for task, _ in groups})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4), squeeze=False)
+    fig, axes = plt.subplots(len(PANELS), len(tasks), figsize=(5.5 * len(tasks), 3.2 * len(PANELS)),
+                             squeeze=False, sharex="col")
     # training success: over the last 20 training episodes at the first and at the last log (the
     # first log covers the warm-up's random steering: what the pre-trained policy's exploration finds)
     lines = ["| task | method | seeds | final success (mean ± std) | training success, first / last log | env steps |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for ax, task in zip(axes[0], tasks, strict=True):
+    for column, task in enumerate(tasks):
         for (t, method), curves in sorted(groups.items()):
             if t != task:
                 continue
             n = min(len(c) for c in curves)
             x = np.array([curves[0][i]["env_steps"] for i in range(n)])
-            y = np.array([[c[i]["eval_success"] for i in range(n)] for c in curves])
-            mean, std = y.mean(0), y.std(0)
-            ax.plot(x, mean, label=f"{method} ({len(curves)} seeds)")
-            ax.fill_between(x, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), alpha=0.2)
-            final = y[:, -1]
+            for ax, (key, _, limits) in zip(axes[:, column], PANELS, strict=True):
+                y = np.array([[c[i].get(key, np.nan) for i in range(n)] for c in curves])
+                mean, std = y.mean(0), y.std(0)
+                low, high = (np.clip(mean - std, *limits), np.clip(mean + std, *limits)) if limits else \
+                    (mean - std, mean + std)
+                ax.plot(x, mean, label=f"{method} ({len(curves)} seeds)")
+                ax.fill_between(x, low, high, alpha=0.2)
+            final = np.array([c[n - 1]["eval_success"] for c in curves])
             train = np.array([[c[0].get("train_success", np.nan), c[n - 1].get("train_success", np.nan)]
                               for c in curves]).mean(0)
             lines.append(f"| {task} | {method} | {len(curves)} | {final.mean():.2f} ± {final.std():.2f} "
                          f"| {train[0]:.2f} / {train[1]:.2f} | {int(x[-1])} |")
-        ax.set(title=task, xlabel="environment steps", ylabel="evaluation success", ylim=(-0.02, 1.02))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        for row, (ax, (_, label, limits)) in enumerate(zip(axes[:, column], PANELS, strict=True)):
+            ax.set(ylabel=label, **({"ylim": limits} if limits else {}))
+            ax.grid(alpha=0.3)
+            if row == 0:
+                ax.set_title(task)
+                ax.legend(fontsize=8)
+        axes[-1, column].set_xlabel("environment steps")
     fig.tight_layout()
     fig.savefig(out / "learning_curves.png", dpi=120)
     plt.close(fig)
