@@ -261,6 +261,7 @@ def merge_temperature_optimizer(actor_opt: dict, alpha_opt: dict) -> dict:
         raise ValueError("unexpected optimizer state in the checkpoint: expected one parameter group each")
     offset = len(actor_opt["param_groups"][0]["params"])
     renumber = {i: offset + n for n, i in enumerate(alpha_opt["param_groups"][0]["params"])}
-    alpha_group = {**alpha_opt["param_groups"][0], "params": [renumber[i] for i in alpha_opt["param_groups"][0]["params"]]}
+    alpha_params = alpha_opt["param_groups"][0]["params"]
+    alpha_group = {**alpha_opt["param_groups"][0], "params": [renumber[i] for i in alpha_params]}
     return {"state": {**actor_opt["state"], **{renumber[i]: v for i, v in alpha_opt["state"].items()}},
             "param_groups": [actor_opt["param_groups"][0], alpha_group]}
