@@ -4,6 +4,7 @@ modulation can solve."""
 from __future__ import annotations
 
 import copy
+import json
 import math
 
 import numpy as np
@@ -363,8 +364,34 @@ def test_the_results_table_averages_seeds(tmp_path):
                                        f"10,100,0.0,{first_train}\n20,200,{final},0.5\n")
         runs.append(run)
     table = plot_runs(runs, tmp_path / "out")
-    assert "| lineworld | tmrl | 2 | 0.25 ± 0.25 | 0.20 / 0.50 | 200 |" in table, table
+    assert "| lineworld | tmrl | - | 2 | 0.25 ± 0.25 | 0.20 / 0.50 | 200 |" in table, table
     assert (tmp_path / "out" / "learning_curves.png").stat().st_size > 0
+
+
+def test_the_results_table_keeps_variants_of_a_method_apart(tmp_path):
+    """Runs of one method that differ in a setting (the timestep cap) or in the policy they steer are
+    variants, not seeds; runs that differ only in seed and budget are seeds of one variant."""
+    from tmrl_learning.tmrl.plots import plot_runs
+
+    runs = []
+    for name, method, checkpoint, cap, seed, steps, final in [
+            ("tmrl-s0", "tmrl", "pre/csp/checkpoint.pt", 1.0, 0, 100, 0.5),
+            ("tmrl-s1", "tmrl", "pre/csp/checkpoint.pt", 1.0, 1, 200, 0.0),
+            ("tmrl-cap", "tmrl", "pre/csp/checkpoint.pt", 0.3, 0, 100, 1.0),
+            ("dsrl-bc", "dsrl", "pre/bc/checkpoint.pt", 1.0, 0, 100, 0.25),
+            ("dsrl-csp", "dsrl", "pre/csp/checkpoint.pt", 1.0, 0, 100, 0.75)]:
+        run = tmp_path / name
+        run.mkdir()
+        config = {"task": "lineworld", "method": method, "checkpoint": checkpoint, "seed": seed, "steps": steps,
+                  "t_max_fraction": cap, "agent": {"t_max": int(cap * 100), "compile": seed == 1}}
+        (run / "config.json").write_text(json.dumps(config))
+        (run / "curve.csv").write_text(f"step,env_steps,eval_success\n10,100,0.0\n20,200,{final}\n")
+        runs.append(run)
+    table = plot_runs(runs, tmp_path / "out")
+    assert "| lineworld | tmrl (t_max_fraction=1.0) | csp | 2 | 0.25 ± 0.25 |" in table, table
+    assert "| lineworld | tmrl (t_max_fraction=0.3) | csp | 1 | 1.00 ± 0.00 |" in table, table
+    assert "| lineworld | dsrl (checkpoint=bc) | bc | 1 | 0.25 ± 0.00 |" in table, table
+    assert "| lineworld | dsrl (checkpoint=csp) | csp | 1 | 0.75 ± 0.00 |" in table, table
 
 
 def test_the_curve_is_on_disk_after_every_evaluation(tmp_path):

@@ -31,21 +31,63 @@ PANELS = (("eval_success", "evaluation success", (-0.02, 1.02)),
           ("q_mean", "mean Q", None))
 
 
+# settings that change a run's budget, logging or speed, or that the runner derives from others: runs
+# that differ only in these (and the seed) are seeds of one variant
+NOT_A_VARIANT = {"seed", "steps", "eval_every", "eval_episodes", "checkpoint_every", "threads", "agent.compile",
+                 "agent.heads", "agent.t_max"}
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and key != "heads":
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = json.dumps(value, sort_keys=True)
+    return out
+
+
+def _checkpoint_name(config: dict) -> str:
+    """The pre-trained policy a run steers, by its folder's name (runs/pre-cube/csp/checkpoint.pt -> csp)."""
+    checkpoint = config.get("checkpoint") or ""
+    return Path(checkpoint).parent.name or checkpoint or "-"
+
+
+def variant_labels(configs: list[dict]) -> list[str]:
+    """One label per run: its method, plus the settings in which its variant differs from the other
+    variants of the same method on the same task (none when there is only one variant)."""
+    keys = [frozenset((k, v) for k, v in _flat(c).items() if k not in NOT_A_VARIANT) for c in configs]
+    labels = []
+    for config, key in zip(configs, keys, strict=True):
+        others = {other for c, other in zip(configs, keys, strict=True)
+                  if (c["task"], c["method"]) == (config["task"], config["method"]) and other != key}
+        differing = sorted({k for other in others for k, _ in key ^ other})
+        mine = dict(key)
+        parts = [f"{k}={_checkpoint_name(config) if k == 'checkpoint' else json.loads(mine[k]) if k in mine else '-'}"
+                 for k in differing]
+        labels.append(f"{config['method']} ({', '.join(parts)})" if parts else config["method"])
+    return labels
+
+
 def plot_runs(runs: list[Path], out: Path) -> str:
+    """Curves (mean and spread over the seeds of each variant) and a markdown table, into `out`."""
     out.mkdir(parents=True, exist_ok=True)
+    loaded = [read_run(run) for run in runs]
     groups: dict[tuple[str, str], list[list[dict]]] = defaultdict(list)
-    for run in runs:
-        config, rows = read_run(run)
-        groups[(config["task"], config["method"])].append(rows)
+    over: dict[tuple[str, str], str] = {}
+    for (config, rows), label in zip(loaded, variant_labels([c for c, _ in loaded]), strict=True):
+        groups[(config["task"], label)].append(rows)
+        over[(config["task"], label)] = _checkpoint_name(config)
     tasks = sorted({task for task, _ in groups})
     fig, axes = plt.subplots(len(PANELS), len(tasks), figsize=(5.5 * len(tasks), 3.2 * len(PANELS)),
                              squeeze=False, sharex="col")
     # training success: over the last 20 training episodes at the first and at the last log (the
     # first log covers the warm-up's random steering: what the pre-trained policy's exploration finds)
-    lines = ["| task | method | seeds | final success (mean ± std) | training success, first / last log | env steps |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| task | method | over | seeds | final success (mean ± std) | training success, first / last log "
+             "| env steps |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for column, task in enumerate(tasks):
-        for (t, method), curves in sorted(groups.items()):
+        for (t, variant), curves in sorted(groups.items()):
             if t != task:
                 continue
             n = min(len(c) for c in curves)
@@ -55,12 +97,13 @@ def plot_runs(runs: list[Path], out: Path) -> str:
                 mean, std = y.mean(0), y.std(0)
                 low, high = (np.clip(mean - std, *limits), np.clip(mean + std, *limits)) if limits else \
                     (mean - std, mean + std)
-                ax.plot(x, mean, label=f"{method} ({len(curves)} seeds)")
+                ax.plot(x, mean, label=f"{variant} ({len(curves)} seeds)")
                 ax.fill_between(x, low, high, alpha=0.2)
             final = np.array([c[n - 1]["eval_success"] for c in curves])
             train = np.array([[c[0].get("train_success", np.nan), c[n - 1].get("train_success", np.nan)]
                               for c in curves]).mean(0)
-            lines.append(f"| {task} | {method} | {len(curves)} | {final.mean():.2f} ± {final.std():.2f} "
+            lines.append(f"| {task} | {variant} | {over[(task, variant)]} | {len(curves)} "
+                         f"| {final.mean():.2f} ± {final.std():.2f} "
                          f"| {train[0]:.2f} / {train[1]:.2f} | {int(x[-1])} |")
         for row, (ax, (_, label, limits)) in enumerate(zip(axes[:, column], PANELS, strict=True)):
             ax.set(ylabel=label, **({"ylim": limits} if limits else {}))
