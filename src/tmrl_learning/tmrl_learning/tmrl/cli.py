@@ -22,7 +22,8 @@ def add_tmrl_commands(sub: argparse._SubParsersAction) -> None:
     ft.set_defaults(func=_finetune)
 
     plot = sub.add_parser("plot", help="learning curves (mean and spread over seeds) from fine-tuning runs")
-    plot.add_argument("runs", nargs="+", type=Path, help="run folders; grouped by method")
+    plot.add_argument("runs", nargs="+", type=Path,
+                      help="run folders; seeds of one variant (method and settings) are averaged")
     plot.add_argument("--out", type=Path, default=Path("docs/results/finetune"))
     plot.add_argument("--trace-episodes", type=int, default=4,
                       help="episodes of each task's first TMRL run to plot the chosen timestep along (0: none)")
