@@ -37,13 +37,17 @@ NOT_A_VARIANT = {"seed", "steps", "eval_every", "eval_episodes", "checkpoint_eve
                  "agent.heads", "agent.t_max"}
 
 
-def _flat(config: dict, prefix: str = "") -> dict:
+def _variant_settings(config: dict, prefix: str = "") -> dict[str, str]:
+    """The settings that make a variant, flattened (agent.gamma), each as its JSON text."""
     out = {}
     for key, value in config.items():
-        if isinstance(value, dict) and key != "heads":
-            out.update(_flat(value, f"{prefix}{key}."))
+        name = f"{prefix}{key}"
+        if name in NOT_A_VARIANT:
+            continue
+        if isinstance(value, dict):
+            out.update(_variant_settings(value, f"{name}."))
         else:
-            out[f"{prefix}{key}"] = json.dumps(value, sort_keys=True)
+            out[name] = json.dumps(value, sort_keys=True)
     return out
 
 
@@ -56,15 +60,16 @@ def _checkpoint_name(config: dict) -> str:
 def variant_labels(configs: list[dict]) -> list[str]:
     """One label per run: its method, plus the settings in which its variant differs from the other
     variants of the same method on the same task (none when there is only one variant)."""
-    keys = [frozenset((k, v) for k, v in _flat(c).items() if k not in NOT_A_VARIANT) for c in configs]
+    keys = [frozenset(_variant_settings(c).items()) for c in configs]
     labels = []
     for config, key in zip(configs, keys, strict=True):
         others = {other for c, other in zip(configs, keys, strict=True)
                   if (c["task"], c["method"]) == (config["task"], config["method"]) and other != key}
         differing = sorted({k for other in others for k, _ in key ^ other})
         mine = dict(key)
-        parts = [f"{k}={_checkpoint_name(config) if k == 'checkpoint' else json.loads(mine[k]) if k in mine else '-'}"
-                 for k in differing]
+        shown = {k: _checkpoint_name(config) if k == "checkpoint" else json.loads(mine[k]) if k in mine else "-"
+                 for k in differing}
+        parts = [f"{k}={v}" for k, v in shown.items()]
         labels.append(f"{config['method']} ({', '.join(parts)})" if parts else config["method"])
     return labels
 
