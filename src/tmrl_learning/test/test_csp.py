@@ -294,3 +294,12 @@ def test_compiled_bf16_training_keeps_checkpoints_and_follows_fp32(tmp_path):
     assert set(read_checkpoint(tmp_path / "fast" / "checkpoint.pt")["policy"]) == set(policy.state_dict())
     assert policy.sample(torch.zeros(3, 4)).shape == (3, 4, 2)
     assert abs(logs["fast"][-1] - logs["fp32"][-1]) < 0.1 * logs["fp32"][-1], logs
+
+
+def test_resting_goals_are_the_last_row_of_each_segment_where_the_object_rests():
+    from tmrl_learning.csp.data import last_resting_rows
+
+    #               segment 0: rows 0-4        segment 1: rows 5-7 (never rests)   segment 2: rows 8-9
+    resting = np.array([1, 1, 0, 1, 0,           0, 0, 0,                            1, 0], bool)
+    ends = np.array([4, 7, 9])
+    assert last_resting_rows(resting, ends).tolist() == [3] * 5 + [7] * 3 + [8] * 2

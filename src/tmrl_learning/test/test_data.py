@@ -257,9 +257,38 @@ def test_coverage_table_lists_every_timestep_and_the_in_distribution_check():
     from tmrl_learning.csp.coverage import coverage_table
 
     report = {"starts": 4, "k": 2, "methods": {
-        "csp": {"curves": {0: [0.0, 0.25], 100: [0.25, 0.5]}, "in_distribution": {"task": "twin", "curve": [0.5, 1.0]}},
+        "csp": {"curves": {0: [0.0, 0.25], 100: [0.25, 0.5]}, "intervals": {0: [[0, 0], [0, 0.75]]},
+                "in_distribution": {"task": "twin", "curve": [0.5, 1.0]}},
         "bc": {"curves": {0: [0.0, 0.0]}}}}
     rows = coverage_table(report).splitlines()
-    assert rows[0] == "4 out-of-distribution starts, K = 2" and "success@2" in rows[2]
-    assert rows[4:] == ["| csp | 0 | 0.00 | 0.25 |", "| csp | 100 | 0.25 | 0.50 |",
-                        "| csp, in distribution (twin) | 0 | 0.50 | 1.00 |", "| bc | 0 | 0.00 | 0.00 |"]
+    assert rows[0] == "4 out-of-distribution starts, K = 2" and "success@2" in rows[2] and "interval" in rows[2]
+    assert rows[4:] == ["| csp | 0 | 0.00 | 0.25 | [0.00, 0.75] |", "| csp | 100 | 0.25 | 0.50 |  |",
+                        "| csp, in distribution (twin) | 0 | 0.50 | 1.00 |  |", "| bc | 0 | 0.00 | 0.00 |  |"]
+
+
+def test_coverage_intervals_bracket_success_at_k_and_narrow_with_more_starts():
+    from tmrl_learning.csp.evaluate import coverage_curve, coverage_interval
+
+    rng = np.random.default_rng(0)
+    small, large = rng.random((10, 5)) < 0.1, rng.random((200, 5)) < 0.1
+    for matrix in (small, large):
+        band, curve = coverage_interval(matrix), coverage_curve(matrix)
+        assert band.shape == (5, 2) and ((band[:, 0] <= curve) & (curve <= band[:, 1])).all()
+    assert (np.diff(coverage_interval(large), axis=1) < np.diff(coverage_interval(small), axis=1)).all()
+    assert coverage_interval(np.zeros((50, 3), bool)).max() == 0.0  # never covered: no width to invent
+
+
+def test_coverage_reuses_envs_without_changing_the_start_states():
+    from tmrl_learning.csp.evaluate import rollout_batch
+
+    policy = _MazeOraclePolicy(split(POINTMAZE_LARGE_TO_GIANT.name).env_id, scale=0.0)
+    envs = [make_goal_env(POINTMAZE_LARGE_TO_GIANT.name, seed=s) for s in (3, 4, 5)]
+    rollout_batch(policy, POINTMAZE_LARGE_TO_GIANT.name, [3, 4, 5], 0, envs=envs, max_steps=10)
+    reused = [env.task.name for env in envs]
+    for env in envs:
+        env.reset()  # another episode in between: the reseeding must undo it
+    rollout_batch(policy, POINTMAZE_LARGE_TO_GIANT.name, [3, 4, 5], 0, envs=envs, max_steps=10)
+    fresh = [make_goal_env(POINTMAZE_LARGE_TO_GIANT.name, seed=s) for s in (3, 4, 5)]
+    for env in fresh:
+        env.reset()
+    assert [env.task.name for env in envs] == reused == [env.task.name for env in fresh]

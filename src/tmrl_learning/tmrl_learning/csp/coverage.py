@@ -12,10 +12,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 from tmrl_learning.csp.data import task_spec  # noqa: E402
-from tmrl_learning.csp.evaluate import coverage_curve, success_at_k  # noqa: E402
-from tmrl_learning.csp.train import load_policy  # noqa: E402
+from tmrl_learning.csp.evaluate import coverage_curve, coverage_interval, success_at_k  # noqa: E402
+from tmrl_learning.csp.train import load_policy, read_checkpoint  # noqa: E402
 from tmrl_learning.data.envs import make_goal_env  # noqa: E402
 from tmrl_learning.data.splits import IN_DISTRIBUTION  # noqa: E402
 
@@ -27,32 +28,49 @@ def run_coverage(checkpoints: list[Path], starts: int, k: int, fractions: list[f
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {"starts": starts, "k": k, "fractions": fractions, "indist_starts": indist_starts,
                     "methods": {}, "summary": {}}
+    plans = {ckpt: coverage_timesteps(read_checkpoint(ckpt), fractions) for ckpt in checkpoints}
+    twin_batches = sum(k for ckpt in checkpoints if indist_starts > 0 and IN_DISTRIBUTION.get(
+        read_checkpoint(ckpt)["config"]["task"]))
+    # one tick per batch of rollouts (all starts at once): minutes each on cube, so show the time left
+    bar = tqdm(total=sum(len(t) for t in plans.values()) * k + twin_batches, desc="coverage", unit="batch",
+               mininterval=1.0)
     for ckpt in checkpoints:
         policy, cfg = load_policy(ckpt)
-        label = f"{cfg.method}"
-        curves = {}
-        timesteps = [0] if cfg.method in ("bc", "postbc", "cfg") else \
-            [int(round(f * policy.smoother.num_timesteps)) for f in fractions]
-        for t in timesteps:
-            matrix = success_at_k(policy, cfg.task, starts, k, t, execute=cfg.execute)
+        # the run folder tells variants of one method apart (e.g. raw and z-scored contexts)
+        label = cfg.method if Path(ckpt).parent.name == cfg.method else f"{cfg.method} ({Path(ckpt).parent.name})"
+        curves, intervals = {}, {}
+        for t in plans[ckpt]:
+            bar.set_postfix_str(f"{label} t={t}")
+            matrix = success_at_k(policy, cfg.task, starts, k, t, execute=cfg.execute, on_rollouts=bar.update)
             curves[t] = coverage_curve(matrix).tolist()
-            print(f"coverage {label} t={t}: success@1 {curves[t][0]:.2f}, success@{k} {curves[t][-1]:.2f}",
-                  flush=True)
+            intervals[t] = coverage_interval(matrix).tolist()
+            bar.write(f"coverage {label} t={t}: success@1 {curves[t][0]:.2f}, success@{k} {curves[t][-1]:.2f}")
         best_t = max(curves, key=lambda t: curves[t][-1])
-        report["methods"][label] = {"checkpoint": str(ckpt), "task": cfg.task, "curves": curves, "best_t": best_t}
+        report["methods"][label] = {"checkpoint": str(ckpt), "task": cfg.task, "curves": curves,
+                                    "intervals": intervals, "best_t": best_t}
         report["summary"][label] = {"best_t": best_t, f"success@{k}": curves[best_t][-1],
-                                    "success@1": curves[best_t][0]}
+                                    "success@1": curves[best_t][0], f"success@{k} interval": intervals[best_t][-1]}
         twin = IN_DISTRIBUTION.get(cfg.task)
         if indist_starts > 0 and twin:
-            curve = coverage_curve(success_at_k(policy, twin, indist_starts, k, 0, execute=cfg.execute)).tolist()
-            print(f"in distribution ({twin}) {label} t=0: success@1 {curve[0]:.2f}, success@{k} {curve[-1]:.2f}",
-                  flush=True)
-            report["methods"][label]["in_distribution"] = {"task": twin, "curve": curve}
+            bar.set_postfix_str(f"{label} in distribution")
+            matrix = success_at_k(policy, twin, indist_starts, k, 0, execute=cfg.execute, on_rollouts=bar.update)
+            curve = coverage_curve(matrix).tolist()
+            bar.write(f"in distribution ({twin}) {label} t=0: success@1 {curve[0]:.2f}, success@{k} {curve[-1]:.2f}")
+            report["methods"][label]["in_distribution"] = {"task": twin, "curve": curve,
+                                                           "interval": coverage_interval(matrix).tolist()}
             report["summary"][label].update({f"indist success@{k}": curve[-1], "indist success@1": curve[0]})
+    bar.close()
     (out / "coverage.json").write_text(json.dumps(report, indent=2))
     (out / "coverage.md").write_text(coverage_table(report))
     plot_coverage(report, out / "coverage.png")
     return report
+
+
+def coverage_timesteps(state: dict, fractions: list[float]) -> list[int]:
+    """The context timesteps a checkpoint is measured at: t = 0 alone for the methods trained at t = 0."""
+    if state["config"]["method"] in ("bc", "postbc", "cfg"):
+        return [0]
+    return [int(round(f * state["policy_config"]["num_context_timesteps"])) for f in fractions]
 
 
 def coverage_table(report: dict) -> str:
@@ -60,14 +78,19 @@ def coverage_table(report: dict) -> str:
     in distribution where measured."""
     k = report["k"]
     lines = [f"{report['starts']} out-of-distribution starts, K = {k}", "",
-             f"| method | t | success@1 | success@{k} |", "| --- | --- | --- | --- |"]
+             f"| method | t | success@1 | success@{k} | 95% interval (bootstrap over starts) |",
+             "| --- | --- | --- | --- | --- |"]
     for label, entry in report["methods"].items():
         for t, curve in entry["curves"].items():
-            lines.append(f"| {label} | {t} | {curve[0]:.2f} | {curve[-1]:.2f} |")
+            low, high = entry.get("intervals", {}).get(t, [[None, None]])[-1]
+            band = "" if low is None else f"[{low:.2f}, {high:.2f}]"
+            lines.append(f"| {label} | {t} | {curve[0]:.2f} | {curve[-1]:.2f} | {band} |")
         if "in_distribution" in entry:
             curve = entry["in_distribution"]["curve"]
+            low, high = entry["in_distribution"].get("interval", [[None, None]])[-1]
+            band = "" if low is None else f"[{low:.2f}, {high:.2f}]"
             lines.append(f"| {label}, in distribution ({entry['in_distribution']['task']}) | 0 | {curve[0]:.2f} "
-                         f"| {curve[-1]:.2f} |")
+                         f"| {curve[-1]:.2f} | {band} |")
     return "\n".join(lines) + "\n"
 
 
@@ -116,3 +139,30 @@ def plot_action_spread(checkpoint: Path, path: Path, fractions=(0.0, 0.25, 0.5, 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return spreads
+
+
+def merge_reports(folders: list[Path], out: Path) -> dict:
+    """Several coverage reports (one run each, same starts and K) as one table and one plot."""
+    reports = [json.loads((Path(f) / "coverage.json").read_text()) for f in folders]
+    keys = {(r["starts"], r["k"]) for r in reports}
+    if len(keys) != 1:
+        raise ValueError(f"reports differ in (starts, K): {sorted(keys)}; only like with like merges")
+    merged = {**reports[0], "methods": {}, "summary": {}}
+    for folder, report in zip(folders, reports, strict=True):
+        for label, entry in report["methods"].items():
+            name = label if label not in merged["methods"] else f"{label} ({Path(folder).name})"
+            merged["methods"][name] = entry
+            merged["summary"][name] = report["summary"][label]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "coverage.json").write_text(json.dumps(merged, indent=2))
+    (out / "coverage.md").write_text(coverage_table(merged))
+    plot_coverage(merged, out / "coverage.png")
+    return merged
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) < 4 or sys.argv[1] != "merge":
+        sys.exit("usage: python -m tmrl_learning.csp.coverage merge OUT REPORT_FOLDER...")
+    merge_reports([Path(f) for f in sys.argv[3:]], Path(sys.argv[2]))

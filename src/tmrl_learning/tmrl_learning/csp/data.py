@@ -1,8 +1,8 @@
 """Training samples for CSP from an OGBench-layout dataset: action chunks with their context.
 
 For row i of an episode: the chunk is actions[i : i + H] (padded with the episode's last action),
-the goal is relabelled from the same episode (its last row, as the authors do, or a random future
-row), and the context/proprio are built as the task defines:
+the goal is relabelled from the same episode (its last row, as the authors do; a random future row;
+or, for an object task, the last row where the object rests), and the context/proprio are built as the task defines:
     pointmaze: context = (x, y, goal x, goal y), no proprio
     cube:      context = goal cube position (x, y, z), proprio = the 28-D state
 """
@@ -23,6 +23,16 @@ class TaskSpec:
     context_dim: int
     proprio_dim: int
     action_dim: int
+    # goal_relabel "rest": (qpos index of the object's height, the most it may have when resting) in m;
+    # None where the task has no object that rests
+    rest: tuple[int, float] | None = None
+
+    def resting(self, dataset: Dataset) -> np.ndarray:
+        """(N,) bool: rows where the task's object rests (goal_relabel "rest")."""
+        if self.rest is None or dataset.qpos is None:
+            raise ValueError(f"task {self.name} defines no resting object: goal_relabel 'rest' does not apply")
+        index, height = self.rest
+        return dataset.qpos[:, index] <= height
 
     def goal_of(self, dataset: Dataset, rows: np.ndarray) -> np.ndarray:
         if self.name.startswith("pointmaze"):
@@ -44,10 +54,10 @@ class TaskSpec:
 
 TASK_SPECS = {
     "pointmaze-large-to-giant": TaskSpec("pointmaze-large-to-giant", 4, 0, 2),
-    "cube-single-heldout": TaskSpec("cube-single-heldout", 3, 28, 5),
+    "cube-single-heldout": TaskSpec("cube-single-heldout", 3, 28, 5, rest=(16, 0.025)),
     # the in-distribution twins (data/splits.py): same layouts, for sanity evaluation
     "pointmaze-large": TaskSpec("pointmaze-large", 4, 0, 2),
-    "cube-single-indist": TaskSpec("cube-single-indist", 3, 28, 5),
+    "cube-single-indist": TaskSpec("cube-single-indist", 3, 28, 5, rest=(16, 0.025)),
 }
 
 
@@ -61,12 +71,30 @@ def task_spec(name: str) -> TaskSpec:
     return TASK_SPECS[name]
 
 
+GOAL_RELABELS = ("final", "future", "rest")
+
+
+def last_resting_rows(resting: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """(N,) for each row, the last row of its episode/segment where the object rests; the segment's
+    last row where it never rests. A segment of filtered play data ends wherever the object crossed
+    the filter's boundary, often in the air: its resting place is the goal a demonstrator reached."""
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    rest_rows = np.flatnonzero(resting)
+    last = np.searchsorted(rest_rows, ends, side="right") - 1
+    goal = ends.copy()
+    ok = last >= 0
+    ok[ok] = rest_rows[last[ok]] >= starts[ok]
+    goal[ok] = rest_rows[last[ok]]
+    segment = np.searchsorted(ends, np.arange(len(resting)))
+    return goal[segment]
+
+
 class ChunkSampler:
     """Random batches (actions (B, H, d), context (B, C), proprio (B, P)) from a dataset."""
 
     def __init__(self, dataset: Dataset, spec: TaskSpec, horizon: int, goal_relabel: str = "final", seed: int = 0):
-        if goal_relabel not in ("final", "future"):
-            raise ValueError(f"goal_relabel must be 'final' or 'future', got {goal_relabel!r}")
+        if goal_relabel not in GOAL_RELABELS:
+            raise ValueError(f"goal_relabel must be one of {GOAL_RELABELS}, got {goal_relabel!r}")
         if dataset.actions.shape[1] != spec.action_dim:
             raise ValueError(f"dataset actions are {dataset.actions.shape[1]}-D, task {spec.name} needs "
                              f"{spec.action_dim}-D")
@@ -76,6 +104,9 @@ class ChunkSampler:
         self.episode_end = ends[np.searchsorted(ends, np.arange(len(dataset)))]  # (N,) last row of each row's episode
         self.chunk_rows = np.minimum(np.arange(len(dataset))[:, None] + np.arange(horizon), self.episode_end[:, None])
         self.actions = torch.from_numpy(dataset.actions)
+        if goal_relabel == "rest":
+            self.rest_row = last_resting_rows(spec.resting(dataset), ends)
+
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -83,6 +114,8 @@ class ChunkSampler:
     def goals(self, rows: np.ndarray) -> np.ndarray:
         if self.goal_relabel == "final":
             goal_rows = self.episode_end[rows]
+        elif self.goal_relabel == "rest":
+            goal_rows = self.rest_row[rows]
         else:
             goal_rows = self.rng.integers(rows, self.episode_end[rows] + 1)
         return self.spec.goal_of(self.dataset, goal_rows)

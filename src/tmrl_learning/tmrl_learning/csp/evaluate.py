@@ -16,11 +16,15 @@ from tmrl_learning.data.envs import make_goal_env
 
 def rollout_batch(policy: FlowPolicy, task: str, seeds: list[int], timestep: int, execute: int = 5,
                   task_names: list[str] | None = None, max_steps: int | None = None,
-                  noise_seed: int = 0) -> np.ndarray:
+                  noise_seed: int = 0, envs: list | None = None) -> np.ndarray:
     """One episode per seed, all stepped together (one batched policy call per macro-step).
-    Returns success (len(seeds),) as bool."""
+    `envs` (one per seed) are reused when given: each is reseeded, so the episode is the same as in a
+    new env. Returns success (len(seeds),) as bool."""
     spec = task_spec(task)
-    envs = [make_goal_env(task, seed=s, tasks=task_names) for s in seeds]
+    if envs is None:
+        envs = [make_goal_env(task, seed=s, tasks=task_names) for s in seeds]
+    for env, s in zip(envs, seeds, strict=True):
+        env.rng = np.random.default_rng(s)
     obs = np.stack([env.reset() for env in envs])
     done = np.zeros(len(envs), bool)
     success = np.zeros(len(envs), bool)
@@ -50,17 +54,33 @@ def success_rate(policy: FlowPolicy, task: str, episodes: int = 8, timestep: int
 
 
 def success_at_k(policy: FlowPolicy, task: str, starts: int, k: int, timestep: int, execute: int = 5,
-                 base_seed: int = 42) -> np.ndarray:
+                 base_seed: int = 42, on_rollouts=None) -> np.ndarray:
     """(starts, k) success matrix: start i uses env seed base_seed + i for its task draw and layout;
-    the K rollouts differ in the policy's noise. success@j = matrix[:, :j].any(1).mean()."""
+    the K rollouts differ in the policy's noise. success@j = matrix[:, :j].any(1).mean().
+    `on_rollouts()` is called after each of the K batches of rollouts (progress)."""
     results = np.zeros((starts, k), bool)
+    seeds = [base_seed + i for i in range(starts)]
+    envs = [make_goal_env(task, seed=s) for s in seeds]  # built once: a cube env takes ~0.1-2 s to make
     for j in range(k):
         # Same env seed per start across j (same start state), different policy noise per j.
-        results[:, j] = rollout_batch(policy, task, [base_seed + i for i in range(starts)], timestep, execute,
-                                      noise_seed=1000 * j + timestep)
+        results[:, j] = rollout_batch(policy, task, seeds, timestep, execute, noise_seed=1000 * j + timestep,
+                                      envs=envs)
+        if on_rollouts is not None:
+            on_rollouts()
     return results
 
 
 def coverage_curve(matrix: np.ndarray) -> np.ndarray:
     """success@K for K = 1..k from a (starts, k) success matrix."""
     return np.array([matrix[:, :j].any(1).mean() for j in range(1, matrix.shape[1] + 1)])
+
+
+def coverage_interval(matrix: np.ndarray, level: float = 0.95, resamples: int = 2000,
+                      seed: int = 0) -> np.ndarray:
+    """(k, 2) bootstrap interval of success@K for K = 1..k, resampling the starts."""
+    rng = np.random.default_rng(seed)
+    covered = np.logical_or.accumulate(matrix, axis=1)  # (starts, k): covered within the first K
+    draws = rng.integers(0, len(matrix), (resamples, len(matrix)))
+    rates = covered[draws].mean(1)  # (resamples, k)
+    tail = (1 - level) / 2 * 100
+    return np.percentile(rates, [tail, 100 - tail], axis=0).T

@@ -25,6 +25,11 @@ class PolicyConfig:
     flow_bins: int = 100               # s is discretised as floor(u * bins) / bins in training
     sample_steps: int = 10             # Euler steps of the sampler
     cfg_dropout: float = 0.0           # CFG baseline: probability of training with the context dropped
+    context_normalization: str = "zscore"  # "zscore": standardise the context with the data's statistics
+                                           # before corrupting it; "none": raw units, as the authors
+
+
+CONTEXT_NORMALIZATIONS = ("zscore", "none")
 
 
 class Normalizer(nn.Module):
@@ -37,9 +42,11 @@ class Normalizer(nn.Module):
         self.register_buffer("proprio_mean", torch.zeros(proprio_dim))
         self.register_buffer("proprio_std", torch.ones(proprio_dim))
 
-    def fit(self, context: torch.Tensor, proprio: torch.Tensor | None) -> None:
-        self.context_mean.copy_(context.mean(0))
-        self.context_std.copy_(context.std(0).clamp_min(1e-3))
+    def fit(self, context: torch.Tensor, proprio: torch.Tensor | None, context_too: bool = True) -> None:
+        """Fit the statistics; with context_too False the context stays in raw units."""
+        if context_too:
+            self.context_mean.copy_(context.mean(0))
+            self.context_std.copy_(context.std(0).clamp_min(1e-3))
         if proprio is not None and proprio.shape[-1]:
             self.proprio_mean.copy_(proprio.mean(0))
             self.proprio_std.copy_(proprio.std(0).clamp_min(1e-3))
@@ -54,6 +61,9 @@ class Normalizer(nn.Module):
 class FlowPolicy(nn.Module):
     def __init__(self, cfg: PolicyConfig):
         super().__init__()
+        if cfg.context_normalization not in CONTEXT_NORMALIZATIONS:
+            raise ValueError(f"context_normalization must be one of {CONTEXT_NORMALIZATIONS}, "
+                             f"got {cfg.context_normalization!r}")
         self.cfg = cfg
         self.net = FlowDiT(cfg.model)
         self.smoother = ContextSmoother(cfg.num_context_timesteps, cfg.beta_start, cfg.beta_end)

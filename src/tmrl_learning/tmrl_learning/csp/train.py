@@ -47,7 +47,7 @@ class PretrainConfig:
     dataset_episodes: int | None = None   # None: the full OGBench size
     dataset_dir: str = str(DEFAULT_CACHE)
     dataset_bag: str = ""                  # train on a recorded rosbag2 (tmrl_msgs/Transition) instead
-    goal_relabel: str = "final"
+    goal_relabel: str = "final"            # final (the authors) | future | rest (where the object rests)
     steps: int = 20_000
     batch_size: int = 256
     lr: float = 3e-4
@@ -167,7 +167,7 @@ def pretrain(cfg: PretrainConfig, out: Path, resume: bool = True, progress: bool
     sampler = make_sampler(cfg, progress)
     policy = FlowPolicy(policy_config_for(cfg))
     context, proprio = sampler.all_contexts()
-    policy.normalizer.fit(context, proprio)
+    policy.normalizer.fit(context, proprio, context_too=policy.cfg.context_normalization == "zscore")
 
     postbc = None
     if cfg.method == "postbc":
