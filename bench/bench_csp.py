@@ -32,7 +32,7 @@ from common import machine, time_interleaved, write_report  # noqa: E402
 from tmrl_learning.activations import Mish  # noqa: E402
 from tmrl_learning.csp.model import DiTConfig, SelfAttention  # noqa: E402
 from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig  # noqa: E402
-from tmrl_learning.hardware import native_bf16  # noqa: E402
+from tmrl_learning.cpu_features import native_bf16  # noqa: E402
 
 
 class TorchAttention(nn.Module):

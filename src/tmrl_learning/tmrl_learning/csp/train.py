@@ -24,7 +24,7 @@ from tmrl_learning.csp.model import DiTConfig
 from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
 from tmrl_learning.data.generate import DEFAULT_CACHE, get_dataset, recipe
 from tmrl_learning.data.splits import split
-from tmrl_learning.hardware import resolve_bf16
+from tmrl_learning.cpu_features import resolve_bf16
 from tmrl_learning.runlog import tensorboard_writer
 
 METHODS = ("csp", "bc", "postbc", "cfg")
@@ -54,7 +54,7 @@ class PretrainConfig:
     weight_decay: float = 1e-6
     betas: tuple[float, float] = (0.95, 0.999)
     grad_clip: float = 1.0
-    bf16: bool | str = "auto"              # bf16 autocast; auto: on where the CPU has native bf16 (hardware.py)
+    bf16: bool | str = "auto"              # bf16 autocast; auto: on where the CPU has native bf16 (cpu_features.py)
     compile: bool = False                  # torch.compile the network for training (~40 s once; pays off in
                                            # a few thousand steps: 45 vs 60 ms per bf16 step here)
     threads: int = 0                       # torch threads (0 = torch's default)

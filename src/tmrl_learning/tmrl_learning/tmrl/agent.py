@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from tmrl_learning.csp.model import sinusoidal
-from tmrl_learning.hardware import resolve_bf16
+from tmrl_learning.cpu_features import resolve_bf16
 from tmrl_learning.tmrl.aliasing import ActionCritic, ChunkFn
 from tmrl_learning.tmrl.networks import CriticEnsemble, SquashedGaussianActor
 
@@ -53,7 +53,7 @@ class AgentConfig:
     timestep_embedding: int = 64       # critics see the timestep as this many sinusoidal features (0: raw y_t)
     compile: bool = False              # torch.compile the critic and actor losses, each one graph (~30 s once)
     bf16: bool | str = False           # bf16 autocast in the hidden layers (outputs stay fp32); auto: where the
-                                       # CPU has native bf16 (hardware.py)
+                                       # CPU has native bf16 (cpu_features.py)
 
 
 class SteeringAgent:
