@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, time_interleaved, write_report  # noqa: E402
 
 from tmrl_learning.activations import Mish  # noqa: E402
+from tmrl_learning.cpu_features import native_bf16  # noqa: E402
 from tmrl_learning.csp.model import DiTConfig, SelfAttention  # noqa: E402
 from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig  # noqa: E402
-from tmrl_learning.cpu_features import native_bf16  # noqa: E402
 
 
 class TorchAttention(nn.Module):

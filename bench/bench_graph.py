@@ -34,13 +34,14 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 200)))
 import rclpy  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 
-from tmrl_learning.csp.train import load_policy  # noqa: E402
+from tmrl_learning.csp.sampler import load_sampler  # noqa: E402
+from tmrl_learning.csp.toy import save_lineworld_checkpoint  # noqa: E402
 from tmrl_learning.data.envs import VectorEnv  # noqa: E402
-from tmrl_learning.data.toy import save_lineworld_checkpoint  # noqa: E402
 from tmrl_learning.system.policy_service import ChunkRequest, PolicyService  # noqa: E402
-from tmrl_learning.system.tasks import sim_task  # noqa: E402
+from tmrl_learning.tasks import embodiment  # noqa: E402
 from tmrl_learning.tmrl.agent import AgentConfig  # noqa: E402
-from tmrl_learning.tmrl.finetune import FinetuneConfig, finetune  # noqa: E402
+from tmrl_learning.tmrl.config import FinetuneConfig, UpdateSchedule  # noqa: E402
+from tmrl_learning.tmrl.finetune import finetune  # noqa: E402
 from tmrl_msgs.action import SampleChunk  # noqa: E402
 from tmrl_msgs.msg import Context, SteeringCommand, Transition  # noqa: E402
 from tmrl_ros import qos  # noqa: E402
@@ -63,7 +64,8 @@ def round_trip(node, checkpoint: Path, requests: int, tmp: Path) -> dict:
                          rng.normal(size=1)) for _ in range(requests)]
     direct = {}
     for backend in ("torch", "onnx"):  # the server runs "onnx"; the ratio is against the same sampler
-        service = PolicyService(str(checkpoint), threads=1, backend=backend, onnx_path=str(tmp / "direct.onnx"))
+        service = PolicyService.from_checkpoint(str(checkpoint), threads=1, backend=backend,
+                                                onnx_path=str(tmp / "direct.onnx"))
         times = []
         for req in reqs:
             start = time.perf_counter()
@@ -102,11 +104,12 @@ def graph_rate(node, task: str, checkpoint: Path, seconds: float, tmp: Path, lea
     overrides; the in-process runner samples with PyTorch."""
     execute = 2 if task == "lineworld" else 5
     agent = AGENT if task == "lineworld" else {}
-    warmup = 300 if learning else 10**9
-    agent_params = {"t_max_fraction": 1.0, **{f"agent.{k}": v for k, v in agent.items()}}
-    overrides = {"steering": {**agent_params, "execute": execute, "warmup_steps": warmup,
-                              "sample_in_process": composed, "sampler_backend": backend},
-                 "learner": {**agent_params, "execute": execute, "learner.warmup_transitions": 300}}
+    schedule = UpdateSchedule(warmup_transitions=300 if learning else 10**9, updates_per_transition=1.0)
+    agent_params = {"t_max_fraction": 1.0, "schedule.warmup_transitions": schedule.warmup_transitions,
+                    "schedule.updates_per_transition": 1.0, **{f"agent.{k}": v for k, v in agent.items()}}
+    overrides = {"steering": {**agent_params, "execute": execute, "sample_in_process": composed,
+                              "sampler_backend": backend},
+                 "learner": {**agent_params, "execute": execute}}
     label = f"{task}-{learning}-{composed}-{backend}"
     specs = sim_finetune_graph(task, str(checkpoint), tmp / f"graph-{label}", overrides=overrides)
     if composed:
@@ -123,14 +126,12 @@ def graph_rate(node, task: str, checkpoint: Path, seconds: float, tmp: Path, lea
         status = dict(monitor.status)
         assert not graph.dead(), graph.logs()
     steps = max(int(rate * seconds), 50)
-    policy, _ = load_policy(checkpoint)
     cfg = FinetuneConfig(method="tmrl", task=task, checkpoint=str(checkpoint), num_envs=1, execute=execute,
-                         steps=steps, warmup=warmup, eval_every=0, checkpoint_every=0, threads=1,
+                         steps=steps, schedule=schedule, eval_every=0, checkpoint_every=0, threads=1,
                          agent=AgentConfig(**agent))
-    sim = sim_task(task)
-    envs = VectorEnv([sim.make_env(0)])
+    envs = VectorEnv.of(embodiment(task), 1)
     start = time.perf_counter()
-    finetune(cfg, tmp / f"inproc-{label}", envs, [], policy, spec=sim.spec, progress=False)
+    finetune(cfg, tmp / f"inproc-{label}", envs, [], load_sampler(checkpoint), progress=False)
     inproc = steps / (time.perf_counter() - start)
     return {"task": task, "learning": learning,
             "sampling": f"in steering (composed, {backend})" if composed else "policy_server action (onnx)",
@@ -139,10 +140,36 @@ def graph_rate(node, task: str, checkpoint: Path, seconds: float, tmp: Path, lea
             "learner_updates_during_window": status.get("updates") if learning else 0, "seconds": seconds}
 
 
+def learner_ratio(node, checkpoint: Path, robots: int, seconds: float, tmp: Path, max_lag: int) -> dict:
+    """Several simulated robots (LineWorld: fast envs, the learner's worst case) feeding one learner
+    with the default agent (256 wide, 5 critics, batch 256) and the default schedule (0.25 updates per
+    transition): the update-to-data ratio the learner achieves, with the actors paced by it (max_lag
+    as configured) and without (max_lag 0: the robots run free)."""
+    schedule = UpdateSchedule(warmup_transitions=300, max_lag=max_lag)
+    params = {"schedule.warmup_transitions": schedule.warmup_transitions, "schedule.max_lag": max_lag}
+    overrides = {"steering": {**params, "execute": 2}, "learner": {**params, "execute": 2}}
+    label = f"ratio-{robots}-{max_lag}"
+    specs = sim_finetune_graph("lineworld", str(checkpoint), tmp / label, overrides=overrides,
+                               sources=tuple(f"sim{i}" for i in range(robots)))
+    monitor = GraphMonitor(node, transitions_only=True)
+    with GraphProcesses(specs, tmp / f"logs-{label}") as graph:
+        spin_for(node, 180, lambda: monitor.status.get("updates", 0) >= 5)  # past the warm-up and compiling
+        first, t0 = dict(monitor.status), time.monotonic()
+        spin_for(node, seconds)
+        last, elapsed = dict(monitor.status), time.monotonic() - t0
+        assert not graph.dead(), graph.logs()
+    transitions = last.get("transitions", 0) - first.get("transitions", 0)
+    updates = last.get("updates", 0) - first.get("updates", 0)
+    return {"robots": robots, "max_lag": max_lag, "configured_updates_per_transition": schedule.updates_per_transition,
+            "transitions_per_s": round(transitions / elapsed, 1), "updates_per_s": round(updates / elapsed, 1),
+            "achieved_updates_per_transition": round(updates / max(transitions, 1), 3),
+            "achieved_since_warmup": last.get("updates_per_transition"), "seconds": round(elapsed, 1)}
+
+
 def ingest_rate(node, checkpoint: Path, count: int, tmp: Path) -> dict:
     spec = NodeSpec("learner", "learner", parameters={
         "task": "lineworld", "checkpoint": str(checkpoint), "out_dir": str(tmp / "ingest"),
-        "learner.warmup_transitions": 10**9, "learner.checkpoint_every": 10**9,
+        "schedule.warmup_transitions": 10**9, "learner.checkpoint_every": 10**9,
         **{f"agent.{k}": v for k, v in AGENT.items()}})
     monitor = GraphMonitor(node)
     pub = node.create_publisher(Transition, "/tmrl/transitions", qos.transitions(count))
@@ -168,6 +195,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--transitions", type=int, default=5000)
+    parser.add_argument("--only-ratio", action="store_true", help="only the learner's update-to-data ratio "
+                        "with 1, 2 and 4 robots")
     parser.add_argument("--pointmaze-checkpoint", type=Path, help="also measure pointmaze-giant with this CSP "
                         "checkpoint (acting only: the real policy's sampling cost)")
     parser.add_argument("--out", type=Path, default=Path("docs/results/bench_graph.json"))
@@ -177,6 +206,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         checkpoint = save_lineworld_checkpoint(tmp / "csp.pt")
+        if args.only_ratio:
+            ratio = [learner_ratio(node, checkpoint, robots, args.seconds, tmp, max_lag)
+                     for robots in (1, 2, 4) for max_lag in (UpdateSchedule().max_lag, 0)]
+            write_report(args.out, {"machine": machine(), "command": "python bench/bench_graph.py "
+                                    + " ".join(sys.argv[1:]), "learner_ratio": ratio})
+            return
         report = {"machine": machine(), "command": "python bench/bench_graph.py " + " ".join(sys.argv[1:]),
                   "policy_server_round_trip": round_trip(node, checkpoint, args.requests, tmp),
                   "sim_graph_vs_in_process": [
@@ -184,7 +219,9 @@ def main() -> None:
                       graph_rate(node, "lineworld", checkpoint, args.seconds, tmp, False, composed=True),
                       graph_rate(node, "lineworld", checkpoint, args.seconds, tmp, True),
                       graph_rate(node, "lineworld", checkpoint, args.seconds, tmp, True, composed=True)],
-                  "learner_ingest": ingest_rate(node, checkpoint, args.transitions, tmp)}
+                  "learner_ingest": ingest_rate(node, checkpoint, args.transitions, tmp),
+                  "learner_ratio": [learner_ratio(node, checkpoint, robots, args.seconds, tmp, max_lag)
+                                    for robots in (1, 2, 4) for max_lag in (UpdateSchedule().max_lag, 0)]}
         if args.pointmaze_checkpoint:
             for composed, backend in ((False, "onnx"), (True, "onnx"), (True, "torch")):
                 report["sim_graph_vs_in_process"].append(graph_rate(

@@ -29,9 +29,12 @@ from common import machine, time_interleaved, write_report  # noqa: E402
 from tmrl_learning.activations import Mish  # noqa: E402
 from tmrl_learning.csp.model import DiTConfig  # noqa: E402
 from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig  # noqa: E402
-from tmrl_learning.data.envs import VectorGoalEnv, make_goal_env  # noqa: E402
+from tmrl_learning.csp.sampler import FlowSampler  # noqa: E402
+from tmrl_learning.data.envs import VectorEnv  # noqa: E402
+from tmrl_learning.tasks import embodiment  # noqa: E402
 from tmrl_learning.tmrl.agent import AgentConfig, SteeringAgent  # noqa: E402
-from tmrl_learning.tmrl.finetune import FinetuneConfig, finetune  # noqa: E402
+from tmrl_learning.tmrl.config import FinetuneConfig, UpdateSchedule  # noqa: E402
+from tmrl_learning.tmrl.finetune import finetune  # noqa: E402
 from tmrl_learning.tmrl.replay import ReplayBuffer  # noqa: E402
 
 
@@ -91,10 +94,13 @@ def main() -> None:
     policy = FlowPolicy(PolicyConfig(model=DiTConfig(horizon=8, action_dim=2, context_dim=4))).eval()
     task = "pointmaze-large-to-giant"
     cfg = FinetuneConfig(method="tmrl", task=task, checkpoint="benchmark", steps=args.loop_steps,
-                         warmup=args.loop_steps // 2, eval_every=0, checkpoint_every=0)
+                         schedule=UpdateSchedule(warmup_transitions=args.loop_steps // 2 * 4), eval_every=0,
+                         checkpoint_every=0)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        finetune(cfg, Path(tmp), VectorGoalEnv(task, cfg.num_envs), [make_goal_env(task)], policy, progress=False)
+        env = embodiment(task)
+        finetune(cfg, Path(tmp), VectorEnv.of(env, cfg.num_envs), [env.make_env()], FlowSampler(policy),
+                 progress=False)
     seconds = time.perf_counter() - start
     env_steps = args.loop_steps * cfg.num_envs * cfg.execute
     loop_report = {"vector_steps": args.loop_steps, "num_envs": cfg.num_envs, "execute": cfg.execute,

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
+from tmrl_learning.csp.checkpoint import load_policy
 from tmrl_learning.csp.evaluate import success_rate
-from tmrl_learning.csp.train import load_policy
+from tmrl_learning.csp.sampler import FlowSampler
 
 
 def main() -> None:
@@ -33,7 +34,7 @@ def main() -> None:
     for path in args.checkpoints:
         policy, cfg = load_policy(path)
         for t in args.timesteps if cfg.method == "csp" else [0]:
-            rate = success_rate(policy, args.task, episodes=args.episodes, timestep=t)
+            rate = success_rate(FlowSampler(policy), args.task, episodes=args.episodes, timestep=t)
             rows.append({"checkpoint": str(path), "method": cfg.method, "timestep": t, "success": rate})
             print(f"{cfg.method:6s} t={t:3d}  success {rate:.3f}  ({args.episodes} episodes)", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

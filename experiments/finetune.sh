@@ -9,8 +9,8 @@
 # Defaults are small (minutes per run on 2 cores); the paper runs 2M vector steps and 5 seeds.
 # Environment: PRE (folder with csp/, bc/, ... checkpoints; default runs/csp-<task>), TAG (results go to
 # docs/results/finetune-<task>-<TAG>), RLPD_STEPS (rlpd executes one action per vector step; default STEPS),
-# PLOT=0 (skip the plot, e.g. when several invocations share one results folder), THREADS, WARMUP (vector steps of
-# random steering; default STEPS / 8), EVAL_EVERY (vector steps between evaluations and checkpoints; default STEPS / 4).
+# PLOT=0 (skip the plot, e.g. when several invocations share one results folder), THREADS, WARMUP (transitions of
+# random steering, schedule.warmup_transitions; default 4 envs x STEPS / 8), EVAL_EVERY (vector steps between evaluations and checkpoints; default STEPS / 4).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 task="${1:-pointmaze}"; steps="${2:-600}"; seeds="${3:-2}"; methods="${4:-tmrl dsrl}"
@@ -32,7 +32,7 @@ for method in $methods; do
   for seed in $(seq 0 $((seeds - 1))); do
     args=(--method "$method" --task "$name" --seed "$seed" --steps "$n" --out "$runs/$method-s$seed"
           --set threads="${THREADS:-0}" --set eval_every="${EVAL_EVERY:-$((n / 4))}" --set checkpoint_every="${EVAL_EVERY:-$((n / 4))}"
-          --set warmup="${WARMUP:-$((n / 8))}" --set agent.compile=true)
+          --set schedule.warmup_transitions="${WARMUP:-$((4 * n / 8))}" --set agent.compile=true)
     [ -n "${ckpt[$method]}" ] && args+=(--checkpoint "${ckpt[$method]}")
     scripts/run.sh tmrl finetune "${args[@]}"
     dirs+=("$runs/$method-s$seed")

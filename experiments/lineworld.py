@@ -12,10 +12,15 @@ from pathlib import Path
 
 import torch
 
+from tmrl_learning.csp.sampler import FlowSampler
+from tmrl_learning.csp.toy import pretrain_lineworld
 from tmrl_learning.data.envs import VectorEnv
-from tmrl_learning.data.toy import LineWorld, LineWorldSpec, pretrain_lineworld
+from tmrl_learning.tasks import LINEWORLD
 from tmrl_learning.tmrl.agent import AgentConfig
-from tmrl_learning.tmrl.finetune import ChunkMaker, FinetuneConfig, build_agent, evaluate, finetune
+from tmrl_learning.tmrl.config import FinetuneConfig, UpdateSchedule
+from tmrl_learning.tmrl.evaluate import evaluate
+from tmrl_learning.tmrl.finetune import finetune
+from tmrl_learning.tmrl.methods import ChunkMaker, build_agent
 from tmrl_learning.tmrl.plots import plot_runs, plot_timesteps
 
 SMALL_AGENT = dict(hidden=64, actor_layers=2, critic_layers=2, critics=2, batch_size=128, gamma=0.95)
@@ -31,19 +36,20 @@ def main() -> None:
     dirs = []
     for method, t_max in (("tmrl", None), ("dsrl", 0)):
         for seed in range(args.seeds):
-            policy = pretrain_lineworld(t_max, seed)
+            policy = FlowSampler(pretrain_lineworld(t_max, seed))
             cfg = FinetuneConfig(method=method, task="lineworld", checkpoint="in-memory", seed=seed, num_envs=4,
-                                 execute=2, steps=args.steps, warmup=100, eval_every=50, eval_episodes=8,
+                                 execute=2, steps=args.steps, eval_every=50,
+                                 schedule=UpdateSchedule(warmup_transitions=400), eval_episodes=8,
                                  checkpoint_every=0, agent=AgentConfig(**SMALL_AGENT))
             run = args.runs / f"{method}-s{seed}"
-            finetune(cfg, run, VectorEnv([LineWorld(100 * seed + i) for i in range(4)]),
-                     [LineWorld(99 + i) for i in range(8)], policy, spec=LineWorldSpec(), progress=False)
+            finetune(cfg, run, VectorEnv.of(LINEWORLD, 4, seed=100 * seed),
+                     [LINEWORLD.make_env(99 + i) for i in range(8)], policy, progress=False)
             dirs.append(run)
             if method == "tmrl" and seed == 0:
-                agent = build_agent(cfg, 2, 1, 1, policy.smoother.num_timesteps)
+                agent = build_agent(cfg.method, cfg.agent, 2, 1, 1, policy.num_timesteps, seed=seed)
                 agent.load_state_dict(torch.load(run / "agent.pt", weights_only=False)["agent"])
-                traces = evaluate(ChunkMaker(agent, policy, LineWorldSpec(), cfg.execute),
-                                  [LineWorld(7 + i) for i in range(8)], cfg.execute, seed=7,
+                traces = evaluate(ChunkMaker(agent, policy, LINEWORLD, cfg.execute),
+                                  [LINEWORLD.make_env(7 + i) for i in range(8)], cfg.execute, seed=7,
                                   record_timesteps=True)["timesteps"]
                 args.out.mkdir(parents=True, exist_ok=True)
                 plot_timesteps(traces, args.out / "timesteps.png", "LineWorld: timestep chosen by TMRL (T = 20)")

@@ -17,7 +17,7 @@ def repo_files(folder: str, pattern: str) -> list[str]:
 
 NODES = {
     "recorder": "tmrl_ros.recorder_node:main",
-    "sim_bridge": "tmrl_ros.sim_bridge_node:main",
+    "driver": "tmrl_ros.driver_node:main",
     "perception": "tmrl_ros.perception_node:main",
     "policy_server": "tmrl_ros.policy_server_node:main",
     "steering": "tmrl_ros.steering_node:main",

@@ -11,10 +11,12 @@ import pytest
 import torch
 
 from tmrl_learning.activations import Mish, mish
+from tmrl_learning.csp.checkpoint import load_policy, read_checkpoint
+from tmrl_learning.csp.config import PretrainConfig
 from tmrl_learning.csp.model import DiTConfig, SelfAttention
 from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
 from tmrl_learning.csp.smoothing import ContextSmoother
-from tmrl_learning.csp.train import PretrainConfig, load_policy, pretrain, read_checkpoint
+from tmrl_learning.csp.train import pretrain
 
 SMALL = dict(hidden=64, embed=64, layers=2, heads=2, time_frequencies=8)
 
@@ -238,8 +240,8 @@ class _ToySampler:
 def test_postbc_spread_follows_the_ensembles_disagreement():
     """The bootstrap ensemble agrees where data are plentiful and consistent, disagrees where they are
     scarce: PostBC's target perturbation is small in the first region and large in the second."""
+    from tmrl_learning.csp.config import PostBCConfig
     from tmrl_learning.csp.postbc import PosteriorEnsemble
-    from tmrl_learning.csp.train import PostBCConfig
 
     torch.manual_seed(0)
     sampler = _ToySampler()
@@ -303,3 +305,45 @@ def test_resting_goals_are_the_last_row_of_each_segment_where_the_object_rests()
     resting = np.array([1, 1, 0, 1, 0,           0, 0, 0,                            1, 0], bool)
     ends = np.array([4, 7, 9])
     assert last_resting_rows(resting, ends).tolist() == [3] * 5 + [7] * 3 + [8] * 2
+
+
+@pytest.fixture(scope="module")
+def cube_goals(tmp_path_factory):
+    """Goals (where the cube rests) of 12 generated cube-single-play episodes with the held-out
+    region filtered out: the contexts CSP trains on for the cube held-out tasks."""
+    from tmrl_learning.csp.data import ChunkSampler
+    from tmrl_learning.data.generate import get_dataset, recipe
+    from tmrl_learning.tasks import CUBE_SINGLE_HELDOUT
+
+    dataset, _ = get_dataset(recipe("cube-single-play").with_(episodes=12), tmp_path_factory.mktemp("cube"),
+                             progress=False)
+    sampler = ChunkSampler(CUBE_SINGLE_HELDOUT.filter(dataset), CUBE_SINGLE_HELDOUT, 8, "rest")
+    context, proprio = sampler.all_contexts()
+    return context, proprio
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("normalization", ["none", "zscore"])
+def test_steering_t_and_eps_makes_a_heldout_cube_goal_look_like_training_data(cube_goals, normalization):
+    """At the real schedule (T = 100, betas 1e-4..0.02) and in the real units, the policy's view of a
+    held-out goal (x = 0.525 m) can be made a typical training context by steering t and eps_c within
+    the actor's bound (1.0) when contexts stay in metres (the authors); after z-scoring with the data's
+    statistics the held-out x is several standard deviations out and no t and eps_c within the bound
+    get there: the representation, not the budget, would keep CSP from covering the held-out goals."""
+    from tmrl_learning.csp.policy import Normalizer
+    from tmrl_learning.csp.smoothing import perceived_distance
+    from tmrl_learning.tasks import CUBE_SINGLE_HELDOUT
+
+    context, proprio = cube_goals
+    assert context[:, 0].max() <= 0.4 and (context[:, 2] < 0.03).float().mean() > 0.9  # in-data, resting
+    smoother = PolicyConfig()  # the defaults are the authors' schedule
+    smoother = ContextSmoother(smoother.num_context_timesteps, smoother.beta_start, smoother.beta_end)
+    normalizer = Normalizer(3, 28)
+    normalizer.fit(context, proprio, context_too=normalization == "zscore")
+    seen = normalizer.context(context)
+    for task in CUBE_SINGLE_HELDOUT.tasks:
+        t, distance = perceived_distance(smoother, normalizer.context(torch.tensor(task.goal)[None])[0], seen)
+        if normalization == "none":
+            assert distance <= 2.0, (task.name, t, distance)
+        else:
+            assert distance > 2.0, (task.name, t, distance)

@@ -6,16 +6,20 @@ import numpy as np
 import pytest
 
 from tmrl_learning.data import DatasetError, load_dataset, save_dataset
-from tmrl_learning.data.envs import VectorGoalEnv, make_goal_env
+from tmrl_learning.data.envs import VectorEnv
 from tmrl_learning.data.generate import MazeOracle, generate, get_dataset, make_env, recipe
-from tmrl_learning.data.splits import (
+from tmrl_learning.tasks import (
     CUBE_SINGLE_HELDOUT,
     CUBE_SINGLE_INDIST,
-    IN_DISTRIBUTION,
+    EMBODIMENTS,
     POINTMAZE_LARGE,
     POINTMAZE_LARGE_TO_GIANT,
-    split,
+    embodiment,
 )
+
+
+def make_goal_env(name, seed=0, tasks=None):
+    return embodiment(name).make_env(seed=seed, tasks=tasks)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -87,23 +91,27 @@ def test_cube_play_generation_and_heldout_filter(tmp_path):
     dataset.qpos[300:310, 14] = 0.5
     kept = CUBE_SINGLE_HELDOUT.filter(dataset)
     assert len(kept) == 400 - 40
-    assert not CUBE_SINGLE_HELDOUT.in_heldout_region(kept.qpos[:, 14]).any()
+    assert not CUBE_SINGLE_HELDOUT.heldout.contains(kept.qpos[:, 14]).any()
     # Each gap ends a segment: row 49 and row 299 become terminals, so no sequence spans a gap.
     assert kept.terminals[49] and kept.terminals[299 - 30]
     assert kept.num_episodes == 2 + 2
 
 
 def test_cube_evaluation_goals_lie_in_the_heldout_region_and_starts_do_not():
+    region = CUBE_SINGLE_HELDOUT.heldout
     for task in CUBE_SINGLE_HELDOUT.tasks:
-        assert CUBE_SINGLE_HELDOUT.in_heldout_region(task.goal[0]), task
-        assert not CUBE_SINGLE_HELDOUT.in_heldout_region(task.start[0]), task
+        assert region.contains(task.goal[0]), task
+        assert not region.contains(task.start[0]), task
     for task in CUBE_SINGLE_INDIST.tasks:  # the sanity twin stays inside the demonstrations
-        assert not CUBE_SINGLE_HELDOUT.in_heldout_region(np.array([task.start[0], task.goal[0]])).any(), task
+        assert not region.contains(np.array([task.start[0], task.goal[0]])).any(), task
 
 
 def test_in_distribution_twins_match_their_splits_and_ogbench():
-    for name, twin in IN_DISTRIBUTION.items():
-        assert split(twin).train_dataset == split(name).train_dataset
+    twins = {e.name: e.in_distribution for e in EMBODIMENTS.values() if e.in_distribution}
+    assert twins == {POINTMAZE_LARGE_TO_GIANT.name: POINTMAZE_LARGE.name,
+                     CUBE_SINGLE_HELDOUT.name: CUBE_SINGLE_INDIST.name}
+    for name, twin in twins.items():
+        assert embodiment(twin).train_dataset == embodiment(name).train_dataset
         assert make_goal_env(twin).obs_dim == make_goal_env(name).obs_dim
     # The pointmaze twin holds OGBench's own evaluation tasks of the large maze.
     ogbench = make_goal_env(POINTMAZE_LARGE.name).env.task_infos
@@ -114,7 +122,7 @@ def test_cube_goal_env_places_cube_and_goal_as_the_task_says():
     env = make_goal_env(CUBE_SINGLE_HELDOUT.name, tasks=["heldout3"])
     obs = env.reset()
     assert obs.shape == (31,)
-    np.testing.assert_allclose(env.context_of(obs), (0.525, 0.1, 0.02), atol=1e-6)
+    np.testing.assert_allclose(CUBE_SINGLE_HELDOUT.split_observation(obs)[0], (0.525, 0.1, 0.02), atol=1e-6)
     np.testing.assert_allclose(env.cube_position()[:2], (0.35, -0.1), atol=0.011)
     result = env.step_chunk(np.zeros((8, 5)), 5)
     assert result.executed == 5 and result.reward == -5.0 and not result.terminated
@@ -166,9 +174,9 @@ def test_save_then_load_round_trips(tmp_path):
 
 
 def test_vector_env_macro_steps_and_auto_reset():
-    venv = VectorGoalEnv(POINTMAZE_LARGE_TO_GIANT.name, num_envs=3, seed=5)
+    venv = VectorEnv.of(POINTMAZE_LARGE_TO_GIANT, num_envs=3, seed=5)
     obs = venv.reset()
-    assert obs.shape == (3, 4) and venv.contexts(obs).shape == (3, 4)
+    assert obs.shape == (3, 4) and venv.embodiment.split_observation(obs)[0].shape == (3, 4)
     out = venv.step_chunks(np.zeros((3, 32, 2)), execute=5)
     assert out["executed"].tolist() == [5, 5, 5] and out["reward"].tolist() == [-5.0] * 3
     # Drive env 0 into its time limit: the returned start observation is a fresh episode's.
@@ -202,26 +210,26 @@ def test_data_cli_generates_reuses_and_reports(tmp_path, capsys):
 
 
 class _MazeOraclePolicy:
-    """The data generator's BFS oracle behind the policy's sample() interface: what a perfect pre-trained
-    pointmaze policy would do, so the evaluator must report success for it."""
+    """The data generator's BFS oracle as a Sampler: what a perfect pre-trained pointmaze policy would
+    do, so the evaluator must report success for it."""
+
+    action_dim, context_dim, proprio_dim, num_timesteps = 2, 4, 0, 100
 
     def __init__(self, env_id: str, horizon: int = 8, scale: float = 1.0):
         self.oracle = MazeOracle(make_env(env_id).unwrapped)
         self.horizon, self.scale = horizon, scale
 
-    def sample(self, context, proprio, timestep, generator=None):
-        import torch
-
-        directions = [self.scale * self.oracle.direction(c[:2], c[2:]) for c in context.numpy().astype(np.float64)]
-        return torch.from_numpy(np.repeat(np.stack(directions)[:, None], self.horizon, 1)).float()
+    def sample(self, context, proprio, action_noise, timestep, context_noise, guidance=None):
+        directions = [self.scale * self.oracle.direction(c[:2], c[2:]) for c in np.asarray(context, np.float64)]
+        return np.repeat(np.stack(directions)[:, None], self.horizon, 1).astype(np.float32)
 
 
 @pytest.mark.parametrize("task", [POINTMAZE_LARGE_TO_GIANT.name, POINTMAZE_LARGE.name])
 def test_evaluator_reports_success_exactly_when_the_policy_reaches_the_goal(task):
     from tmrl_learning.csp.evaluate import coverage_curve, rollout_batch, success_at_k
 
-    env_id = split(task).env_id
-    for name in (t.name for t in split(task).tasks):  # every evaluation task is solvable in its step limit
+    env_id = embodiment(task).env_id
+    for name in (t.name for t in embodiment(task).tasks):  # every evaluation task is solvable in its step limit
         assert rollout_batch(_MazeOraclePolicy(env_id), task, [0], timestep=0, task_names=[name]).all(), name
     idle = success_at_k(_MazeOraclePolicy(env_id, scale=0.0), task, starts=2, k=2, timestep=0)
     assert not idle.any() and coverage_curve(idle).tolist() == [0.0, 0.0]
@@ -246,7 +254,7 @@ def test_every_cube_evaluation_task_is_solvable_in_its_step_limit(task):
 
         oracle = CubePlanOracle(env=env.env, segment_dt=0.4, noise=0.0, noise_smoothing=0.5)
         oracle.reset(env.env.compute_observation(), info())
-        for _ in range(env.split.max_steps):
+        for _ in range(env.embodiment.max_steps):
             result = env.step(np.clip(oracle.select_action(env.env.compute_observation(), info()), -1, 1))
             if result.terminated or result.truncated:
                 break
@@ -281,7 +289,7 @@ def test_coverage_intervals_bracket_success_at_k_and_narrow_with_more_starts():
 def test_coverage_reuses_envs_without_changing_the_start_states():
     from tmrl_learning.csp.evaluate import rollout_batch
 
-    policy = _MazeOraclePolicy(split(POINTMAZE_LARGE_TO_GIANT.name).env_id, scale=0.0)
+    policy = _MazeOraclePolicy(POINTMAZE_LARGE_TO_GIANT.env_id, scale=0.0)
     envs = [make_goal_env(POINTMAZE_LARGE_TO_GIANT.name, seed=s) for s in (3, 4, 5)]
     rollout_batch(policy, POINTMAZE_LARGE_TO_GIANT.name, [3, 4, 5], 0, envs=envs, max_steps=10)
     reused = [env.task.name for env in envs]

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from tmrl_learning.bags import BagWriter, tmrl_typestore
-from tmrl_learning.csp.train import load_policy
+from tmrl_learning.csp.sampler import load_sampler
+from tmrl_learning.csp.toy import save_lineworld_checkpoint
 from tmrl_learning.data.dataset import DatasetError
 from tmrl_learning.data.from_bags import dataset_from_standard_bag, dataset_from_transitions_bag, transitions_from_bag
-from tmrl_learning.data.toy import LineWorldSpec, save_lineworld_checkpoint
-from tmrl_learning.system.driver import SimDriver
+from tmrl_learning.system.driver import make_driver
 from tmrl_learning.system.episodes import ABORTED, FAILED, STARTED, SUCCEEDED, TIMED_OUT, EpisodeBook
 from tmrl_learning.system.labels import RunningEpisode, verdict
 from tmrl_learning.system.learner import Learner, LearnerConfig
@@ -28,9 +28,10 @@ from tmrl_learning.system.sensors import (
     joint_vector,
 )
 from tmrl_learning.system.steering import Steerer, make_agent
-from tmrl_learning.system.tasks import sim_task
+from tmrl_learning.tasks import LINEWORLD, embodiment
 from tmrl_learning.tmrl.agent import AgentConfig
-from tmrl_learning.tmrl.finetune import ChunkMaker, FinetuneConfig, attach_action_critic
+from tmrl_learning.tmrl.config import FinetuneConfig, UpdateSchedule
+from tmrl_learning.tmrl.methods import ChunkMaker, attach_action_critic
 
 SMALL_AGENT = dict(hidden=32, actor_layers=2, critic_layers=2, critics=2, batch_size=16)
 
@@ -43,16 +44,15 @@ def checkpoint(tmp_path_factory):
 def agent_for(checkpoint, seed=0, action_critic=False):
     cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint=str(checkpoint), seed=seed,
                          agent=AgentConfig(**SMALL_AGENT, action_critic=action_critic))
-    task = sim_task("lineworld")
-    agent = make_agent(cfg, task.obs_dim, task.spec)
+    agent = make_agent(cfg, LINEWORLD)
     if action_critic:  # as the learner node does: the executed actions of 2-action chunks
-        policy, _ = load_policy(checkpoint)
-        assert attach_action_critic(ChunkMaker(agent, policy.eval(), task.spec, 2), task.spec.action_dim) == 2
+        sampler = load_sampler(checkpoint)
+        assert attach_action_critic(ChunkMaker(agent, sampler, LINEWORLD, 2), LINEWORLD.action_dim) == 2
     return agent
 
 
 def test_driver_executes_chunks_and_refuses_stale_or_malformed_ones():
-    driver = SimDriver("lineworld", seed=0)
+    driver = make_driver(LINEWORLD, seed=0)
     first = driver.reset(seed=3)
     assert (first.episode_id, first.step, first.task) == (0, 0, "lineworld")
     chunk = driver.check_chunk(np.full(2, -0.5), horizon=2, action_dim=1, steps=0)
@@ -76,11 +76,11 @@ def test_driver_executes_chunks_and_refuses_stale_or_malformed_ones():
         driver.check_decision_point(0, 2)
     assert driver.reset().episode_id == 1
     with pytest.raises(KeyError, match="unknown task 'nope'"):
-        SimDriver("nope")
+        embodiment("nope")
 
 
 def test_driver_stops_a_chunk_when_asked():
-    driver = SimDriver("lineworld")
+    driver = make_driver(LINEWORLD)
     driver.reset()
     calls = []
     outcome = driver.execute(np.zeros((2, 1)), should_stop=lambda: True, on_step=lambda *a: calls.append(a))
@@ -88,7 +88,7 @@ def test_driver_stops_a_chunk_when_asked():
 
 
 def test_human_labels_end_the_running_episode():
-    driver = SimDriver("lineworld", seed=0)
+    driver = make_driver(LINEWORLD, seed=0)
     driver.reset(seed=3)
     assert not driver.label(7, True)  # another episode: ignored
     assert driver.label(0, True)
@@ -163,7 +163,7 @@ def test_sensor_streams_are_synchronised_and_decoded():
 
 
 def test_perception_names_bad_observations():
-    perception = Perception(LineWorldSpec(), 2)
+    perception = Perception(LINEWORLD)
     obs, context, proprio = perception([0.5, 1.0])
     assert context.tolist() == [1.0] and proprio.shape == (0,)
     with pytest.raises(ValueError, match="3 values, task lineworld expects 2"):
@@ -173,7 +173,7 @@ def test_perception_names_bad_observations():
 
 
 def test_policy_service_is_deterministic_and_refuses_with_reasons(checkpoint):
-    service = PolicyService(str(checkpoint), threads=1)
+    service = PolicyService.from_checkpoint(str(checkpoint), threads=1)
     good = ChunkRequest(context=np.ones(1), proprio=np.zeros(0), action_noise=np.array([0.3]), context_timestep=7,
                         context_noise=np.array([-0.5]))
     a, latency = service.sample(good)
@@ -190,7 +190,7 @@ def test_policy_service_is_deterministic_and_refuses_with_reasons(checkpoint):
         with pytest.raises(RequestError, match=reason):
             service.sample(ChunkRequest(**{**good.__dict__, **change}))
     with pytest.raises(FileNotFoundError, match="no policy checkpoint"):
-        PolicyService("/nonexistent/checkpoint.pt")
+        PolicyService.from_checkpoint("/nonexistent/checkpoint.pt")
 
 
 def test_episode_book_events_and_its_own_time_limit():
@@ -210,20 +210,20 @@ def test_episode_book_events_and_its_own_time_limit():
     assert book.success_rate() == pytest.approx(1 / 3) and len(book.outcomes) == 3  # not the policy's failure
 
 
-def test_steerer_warms_up_swaps_weights_and_checks_them(checkpoint):
+def test_steerer_acts_randomly_until_the_first_weights_and_checks_them(checkpoint):
     agent, other = agent_for(checkpoint, seed=0), agent_for(checkpoint, seed=1)
-    steerer = Steerer(agent, warmup_steps=2, seed=0, deterministic=True)
+    steerer = Steerer(agent, num_timesteps=20, seed=0)
     obs = np.array([0.0, 1.0], np.float32)
     y1, inputs = steerer.act(obs)
     assert set(inputs) == {"noise", "timestep", "context_noise"} and 0 <= inputs["timestep"] <= 20
-    steerer.act(obs)
-    y3, _ = steerer.act(obs)
-    assert np.allclose(y3, agent.act(obs[None], deterministic=True)[0])  # warm-up over: the actor acts
+    y2, _ = steerer.act(obs)
+    assert not np.allclose(y1, y2)  # warm-up: uniformly random, not the (stochastic) actor's mean
     learner = Learner(other, LearnerConfig())
     version, payload, digest = learner.export_actor()
     with pytest.raises(ValueError, match="sha256"):
         steerer.load_weights(version, payload, "0" * 64)
     assert steerer.load_weights(version, payload, digest)
+    steerer.deterministic = True
     assert np.allclose(steerer.act(obs)[0], other.act(obs[None], deterministic=True)[0])
     assert not steerer.load_weights(version, payload, digest)  # not newer: ignored
     with pytest.raises(ValueError, match="do not fit"):
@@ -238,8 +238,9 @@ def _transition(rng, obs_dim=2, k=3):
 @pytest.mark.parametrize("action_critic", [False, True])
 def test_learner_dedupes_updates_and_resumes_exactly(checkpoint, tmp_path, action_critic):
     rng = np.random.default_rng(0)
-    cfg = LearnerConfig(warmup_transitions=20, updates_per_transition=0.5, checkpoint_every=10, publish_every=3)
-    learner = Learner(agent_for(checkpoint, action_critic=action_critic), cfg, tmp_path)
+    cfg = LearnerConfig(checkpoint_every=10, publish_every=3)
+    schedule = UpdateSchedule(warmup_transitions=20, updates_per_transition=0.5)
+    learner = Learner(agent_for(checkpoint, action_critic=action_critic), cfg, tmp_path, schedule)
     assert ("executed_actions" in learner.buffer.fields) is action_critic
     data = [_transition(rng) for _ in range(40)]
     for i, t in enumerate(data):
@@ -254,7 +255,7 @@ def test_learner_dedupes_updates_and_resumes_exactly(checkpoint, tmp_path, actio
     learner.save()
     saved_rng = torch.get_rng_state()  # the agent's construction below reseeds torch
 
-    resumed = Learner(agent_for(checkpoint, seed=5, action_critic=action_critic), cfg, tmp_path)
+    resumed = Learner(agent_for(checkpoint, seed=5, action_critic=action_critic), cfg, tmp_path, schedule)
     assert resumed.resume()
     assert resumed.keys == learner.keys and resumed.received == 40 and resumed.updates == 4
     assert not resumed.add(("sim0", 0, 3), data[3])  # a resent transition is recognised after a restart
@@ -284,7 +285,8 @@ def _write_transitions_bag(path, episodes=2, steps=3):
                 x = float(10 * ep + k)
                 chunk = ActionChunk(Header(Time(0, 0), ""), 2, 1, f32(x + 0.1, x + 0.2), 0, 0)
                 msg = Transition(Header(Time(0, 0), ""), "sim0", ep, k, f32(x, 1.0), f32(0.5, 0.5, 0.5), chunk, 2,
-                                 f32(x, 1.0, x + 0.5, 1.0), -1.0, f32(x + 1, 1.0), k == steps - 1, False)
+                                 f32(x, 1.0, x + 0.5, 1.0), -1.0, f32(x + 1, 1.0), k == steps - 1, False,
+                                 k == steps - 1)
                 for _ in range(1 + (k == 1)):  # one transition recorded twice: read once
                     writer.write("/tmrl/transitions", "tmrl_msgs/msg/Transition", n, msg)
                     n += 1
@@ -326,9 +328,10 @@ def test_standard_type_bag_becomes_a_dataset(tmp_path):
 
 
 def test_onnx_sampler_serves_the_same_chunks_as_pytorch(checkpoint, tmp_path):
-    torch_service = PolicyService(str(checkpoint), threads=1)
-    onnx_service = PolicyService(str(checkpoint), threads=1, backend="onnx", onnx_path=str(tmp_path / "s.onnx"))
-    assert onnx_service.onnx.max_difference <= 1e-5 and (tmp_path / "s.onnx").is_file()
+    torch_service = PolicyService.from_checkpoint(str(checkpoint), threads=1)
+    onnx_service = PolicyService.from_checkpoint(str(checkpoint), threads=1, backend="onnx",
+                                                 onnx_path=str(tmp_path / "s.onnx"))
+    assert onnx_service.sampler.onnx.max_difference <= 1e-5 and (tmp_path / "s.onnx").is_file()
     rng = np.random.default_rng(1)
     for t in (0, 5, 20):
         req = ChunkRequest(context=rng.normal(size=1), proprio=np.zeros(0), action_noise=rng.normal(size=1),
@@ -338,4 +341,122 @@ def test_onnx_sampler_serves_the_same_chunks_as_pytorch(checkpoint, tmp_path):
     full = ChunkRequest(np.ones(1), np.zeros(0), rng.normal(size=2), 3, rng.normal(size=1))  # (H*d,) noise: PyTorch
     assert np.abs(torch_service.sample(full)[0] - onnx_service.sample(full)[0]).max() <= 1e-6
     with pytest.raises(ValueError, match="unknown sampler backend"):
-        PolicyService(str(checkpoint), backend="tensorrt")
+        PolicyService.from_checkpoint(str(checkpoint), backend="tensorrt")
+
+
+PLUGINS = __import__("pathlib").Path(__file__).parent / "plugin_tasks"
+
+
+def test_a_task_added_by_one_registry_entry_runs_through_the_runner(checkpoint, tmp_path, monkeypatch):
+    from tmrl_learning.data.envs import VectorEnv
+    from tmrl_learning.tasks import EMBODIMENTS
+    from tmrl_learning.tmrl.finetune import finetune
+
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    monkeypatch.setenv("TMRL_TASK_MODULES", "tmrl_extra_task")
+    import importlib
+
+    importlib.reload(importlib.import_module("tmrl_learning.tasks"))  # as a fresh process loads it
+    try:
+        task = embodiment("lineworld-far")
+        cfg = FinetuneConfig(method="tmrl", task=task.name, checkpoint=str(checkpoint), num_envs=2, execute=2,
+                             steps=20, eval_every=20, eval_episodes=4, checkpoint_every=0,
+                             schedule=UpdateSchedule(warmup_transitions=16), agent=AgentConfig(**SMALL_AGENT))
+        curve = finetune(cfg, tmp_path / "run", VectorEnv.of(task, 2), [task.make_env(90 + i) for i in range(4)],
+                         load_sampler(checkpoint), progress=False)
+        assert curve[-1]["env_steps"] > 0 and curve[-1]["updates"] == int((40 - 16) * 0.25)
+        driver = make_driver(task, seed=1)
+        assert driver.reset().task == "lineworld-far" and driver.execute(np.zeros((2, 1))).executed == 2
+    finally:
+        EMBODIMENTS.pop("lineworld-far", None)
+
+
+def test_the_runner_and_the_learner_do_the_same_updates_per_transition(checkpoint, tmp_path):
+    """One UpdateSchedule, read by both: the same transitions give the same number of updates."""
+    from tmrl_learning.data.envs import VectorEnv
+    from tmrl_learning.tmrl.finetune import finetune
+
+    schedule = UpdateSchedule(warmup_transitions=40, updates_per_transition=0.5)
+    cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint=str(checkpoint), num_envs=4, execute=2,
+                         steps=30, eval_every=30, eval_episodes=1, checkpoint_every=0, schedule=schedule,
+                         agent=AgentConfig(**SMALL_AGENT))
+    curve = finetune(cfg, tmp_path / "run", VectorEnv.of(LINEWORLD, 4), [LINEWORLD.make_env(9)],
+                     load_sampler(checkpoint), progress=False)
+    learner = Learner(agent_for(checkpoint), LearnerConfig(), schedule=schedule)
+    rng = np.random.default_rng(0)
+    for i in range(30 * 4):
+        learner.add(("sim0", 0, i), _transition(rng))
+        for _ in range(learner.due_updates()):
+            learner.update()
+    assert curve[-1]["updates"] == learner.updates == int((120 - 40) * 0.5)
+    assert learner.achieved_ratio() == pytest.approx(0.5)
+    assert learner.allowance() == pytest.approx(40 + (40 + schedule.max_lag) / 0.5 - 120)
+
+
+def test_steering_reports_the_schedules_timesteps_whatever_the_cap(checkpoint):
+    """SteeringCommand.num_context_timesteps is the policy schedule's T + 1; a t_max_fraction cap
+    changes what the actor may pick, not T (steering reported t_max + 1)."""
+    from tmrl_learning.system.steering import context_timesteps
+
+    cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint=str(checkpoint), t_max_fraction=0.5,
+                         agent=AgentConfig(**SMALL_AGENT))
+    agent = make_agent(cfg, LINEWORLD)
+    steerer = Steerer(agent, context_timesteps(cfg))
+    assert agent.cfg.t_max == 10 and steerer.num_context_timesteps == 21  # T = 20 for LineWorld's policy
+    assert all(steerer.act(np.array([0.0, 1.0]))[1]["timestep"] <= 10 for _ in range(50))
+
+
+def test_the_safety_step_clips_refuses_and_counts(checkpoint):
+    from tmrl_learning.system.driver import SimDriver
+    from tmrl_learning.system.safety import SafetyLimits
+
+    driver = SimDriver(LINEWORLD, seed=0)
+    first = driver.reset()
+    outcome = driver.execute(np.array([[-3.0], [-0.5]]))  # beyond the action bounds [-1, 1]: clipped
+    assert driver.safety.counters.clipped == 1 and driver.safety.counters.passed == 1
+    assert outcome.observations[1][0] == pytest.approx(first.observation[0] - 0.4)  # moved by the clipped -1
+    assert outcome.observation.stamp >= outcome.stamps[-1] >= outcome.stamps[0] >= first.stamp > 0
+    careful = SimDriver(LINEWORLD, seed=0, safety=SafetyLimits(max_step=0.5, refuse_large_steps=True))
+    careful.reset()
+    outcome = careful.execute(np.array([[0.2], [0.9], [0.0]]))  # 0.2 -> 0.9 changes by 0.7 > 0.5: refused
+    assert outcome.executed == 1 and outcome.terminated and not outcome.success and "max_step" in outcome.refused
+    assert careful.safety.counters.refused == 1 and careful.ended
+    with pytest.raises(RuntimeError, match="episode has ended"):
+        careful.execute(np.zeros((1, 1)))
+    gentle = SimDriver(LINEWORLD, seed=0, safety=SafetyLimits(max_step=0.5))
+    gentle.reset()
+    gentle.execute(np.array([[0.2], [0.9]]))
+    assert gentle.safety.previous.tolist() == [0.7] and gentle.safety.counters.clipped == 1  # clipped, not refused
+
+
+def _export_at_once(args):
+    checkpoint, path, barrier = args
+    from tmrl_learning.csp.checkpoint import load_policy
+    from tmrl_learning.csp.export import export_onnx
+    from tmrl_learning.csp.sampler import load_sampler
+
+    policy, _ = load_policy(checkpoint)
+    barrier.wait()
+    for _ in range(6):  # many chances for the writes of the processes to overlap
+        export_onnx(policy, path)
+    return float(load_sampler(checkpoint, "onnx", onnx_path=path).onnx.max_difference)
+
+
+@pytest.mark.slow
+def test_several_processes_export_the_onnx_sampler_to_one_path_at_once(checkpoint, tmp_path):
+    """robots:=2, or a policy server beside in-process samplers: each process exports the same
+    checkpoint's sampler to the same file at start-up. Every one must come up, and the file stays whole."""
+    import multiprocessing
+
+    import onnxruntime
+
+    context = multiprocessing.get_context("spawn")
+    path = str(tmp_path / "sampler.onnx")
+    with context.Manager() as manager:
+        barrier = manager.Barrier(4)
+        with context.Pool(4) as pool:
+            differences = pool.map(_export_at_once, [(str(checkpoint), path, barrier)] * 4)
+    assert all(d <= 1e-5 for d in differences)
+    session = onnxruntime.InferenceSession(path)  # a whole model, loadable
+    assert [o.name for o in session.get_outputs()] == ["chunk"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sampler.onnx"]  # no partial file left behind

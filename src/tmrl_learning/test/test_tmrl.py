@@ -11,11 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from tmrl_learning.csp.train import load_policy
+from tmrl_learning.csp.sampler import FlowSampler, load_sampler
+from tmrl_learning.csp.toy import pretrain_lineworld, save_lineworld_checkpoint
 from tmrl_learning.data.envs import VectorEnv
-from tmrl_learning.data.toy import LineWorld, LineWorldSpec, pretrain_lineworld, save_lineworld_checkpoint
+from tmrl_learning.data.toy import LineWorld
+from tmrl_learning.tasks import LINEWORLD
 from tmrl_learning.tmrl.agent import AgentConfig, SteeringAgent
-from tmrl_learning.tmrl.finetune import FinetuneConfig, finetune, timestep_traces
+from tmrl_learning.tmrl.config import FinetuneConfig, UpdateSchedule
+from tmrl_learning.tmrl.evaluate import timestep_traces
+from tmrl_learning.tmrl.finetune import finetune
 from tmrl_learning.tmrl.replay import ReplayBuffer
 
 SMALL_AGENT = dict(hidden=64, actor_layers=2, critic_layers=2, critics=2, batch_size=128)
@@ -201,10 +205,10 @@ def test_timestep_modulation_learns_what_noise_steering_cannot(tmp_path):
     for method, t_max in (("tmrl", None), ("dsrl", 0)):
         checkpoint = save_lineworld_checkpoint(tmp_path / f"{method}-policy.pt", t_max)
         cfg = FinetuneConfig(method=method, task="lineworld", checkpoint=str(checkpoint), num_envs=4, execute=2,
-                             steps=500, warmup=100, eval_every=250, eval_episodes=8, checkpoint_every=250,
-                             agent=AgentConfig(gamma=0.95, **SMALL_AGENT))
-        curve = finetune(cfg, tmp_path / method, VectorEnv([LineWorld(i) for i in range(4)]),
-                         [LineWorld(99 + i) for i in range(8)], load_policy(checkpoint)[0], spec=LineWorldSpec(),
+                             steps=500, schedule=UpdateSchedule(warmup_transitions=400), eval_every=250,
+                             eval_episodes=8, checkpoint_every=250, agent=AgentConfig(gamma=0.95, **SMALL_AGENT))
+        curve = finetune(cfg, tmp_path / method, VectorEnv.of(LINEWORLD, 4),
+                         [LINEWORLD.make_env(99 + i) for i in range(8)], load_sampler(checkpoint),
                          progress=False)
         results[method] = [row["eval_success"] for row in curve]
     assert max(results["dsrl"]) == 0.0, results
@@ -225,11 +229,12 @@ def test_noise_aliasing_variant_learns_through_its_action_critic(tmp_path):
     """The same task with DSRL's noise-aliasing critic: Q_A on the executed actions, the steering
     critic distilled from it. It must learn too, and keep what it executed and its action critic."""
     cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint="in-memory", num_envs=4, execute=2,
-                         steps=500, warmup=100, eval_every=250, eval_episodes=8, checkpoint_every=250,
+                         steps=500, schedule=UpdateSchedule(warmup_transitions=400), eval_every=250, eval_episodes=8,
+                         checkpoint_every=250,
                          agent=AgentConfig(gamma=0.95, action_critic=True, **SMALL_AGENT))
-    policy = pretrain_lineworld(None)
-    curve = finetune(cfg, tmp_path / "na", VectorEnv([LineWorld(i) for i in range(4)]),
-                     [LineWorld(99 + i) for i in range(8)], policy, spec=LineWorldSpec(), progress=False)
+    policy = FlowSampler(pretrain_lineworld(None))
+    curve = finetune(cfg, tmp_path / "na", VectorEnv.of(LINEWORLD, 4),
+                     [LINEWORLD.make_env(99 + i) for i in range(8)], policy, progress=False)
     assert curve[-1]["eval_success"] >= 0.75, curve
     assert {"action_critic_loss", "distill_loss"} <= set(curve[-1])
     with np.load(tmp_path / "na" / "replay.npz") as saved:
@@ -243,20 +248,22 @@ def test_noise_aliasing_variant_learns_through_its_action_critic(tmp_path):
         plain.update({})
 
 
-class _RecordingPolicy:
-    """A frozen policy that records what the runner passes to its sampler."""
+class _RecordingSampler(FlowSampler):
+    """A frozen policy's sampler that records what the runner passes to it."""
 
     def __init__(self, policy):
-        self.policy, self.smoother, self.calls = policy, policy.smoother, []
+        super().__init__(policy)
+        self.calls = []
 
-    def sample(self, *args, **kwargs):
-        self.calls.append(kwargs)
-        return self.policy.sample(*args, **kwargs)
+    def sample(self, context, proprio, action_noise, timestep, context_noise, guidance=None):
+        self.calls.append(dict(action_noise=action_noise, timestep=timestep, context_noise=context_noise,
+                               guidance=guidance))
+        return super().sample(context, proprio, action_noise, timestep, context_noise, guidance)
 
 
 def _demonstration_transitions(n: int = 256) -> dict[str, np.ndarray]:
     """LineWorld rows of the demonstrated behaviour under the shown context: moving right."""
-    env, rows = LineWorld(5), []
+    env, rows = LINEWORLD.make_env(5), []
     obs = env.reset()
     for _ in range(n):
         result = env.step(np.array([0.8]))
@@ -273,22 +280,23 @@ def test_each_baseline_runs_through_the_one_runner_with_its_own_heads(tmp_path, 
     (two steps left), which needs no pre-trained policy."""
     overrides = dict(execute=1, offline_fraction=0.5, agent=AgentConfig(gamma=0.9, target_subset=2, **SMALL_AGENT)) \
         if method == "rlpd" else dict(execute=2, agent=AgentConfig(gamma=0.95, **SMALL_AGENT))
-    cfg = FinetuneConfig(method=method, task="lineworld", checkpoint="in-memory", num_envs=4, steps=300, warmup=50,
+    cfg = FinetuneConfig(method=method, task="lineworld", checkpoint="in-memory", num_envs=4, steps=300,
+                         schedule=UpdateSchedule(warmup_transitions=200),
                          eval_every=150, eval_episodes=8, checkpoint_every=0, **overrides)
-    policy = None if method == "rlpd" else _RecordingPolicy(pretrain_lineworld(0, steps=100))
-    curve = finetune(cfg, tmp_path / method, VectorEnv([LineWorld(i) for i in range(4)]),
-                     [LineWorld(99 + i) for i in range(8)], policy, spec=LineWorldSpec(), progress=False,
+    policy = None if method == "rlpd" else _RecordingSampler(pretrain_lineworld(0, steps=100))
+    curve = finetune(cfg, tmp_path / method, VectorEnv.of(LINEWORLD, 4),
+                     [LINEWORLD.make_env(99 + i) for i in range(8)], policy, progress=False,
                      offline=_demonstration_transitions() if method == "rlpd" else None)
     assert [row["step"] for row in curve] == [150, 300]
     if method == "rlpd":
         assert curve[-1]["eval_success"] >= 0.75, curve
         return
     calls = policy.calls[-50:]
-    assert all(c["timestep"] is None and c["context_noise"] is None for c in calls)  # the clean conditional
+    assert all(not c["timestep"].any() for c in calls)  # the clean conditional, t = 0
     assert len({float(c["action_noise"][0, 0]) for c in calls}) > 10  # the noise is steered
     guidance = [c["guidance"] for c in calls]
     if method == "cfg":
-        weights = torch.cat(guidance)
+        weights = torch.from_numpy(np.concatenate(guidance))
         assert weights.min() >= 0.0 and weights.max() <= 4.0 and weights.std() > 0
     else:
         assert all(g is None for g in guidance)
@@ -344,10 +352,11 @@ def test_a_bf16_agent_learns_lineworld(tmp_path):
     """The timestep-modulation task above with agent.bf16: TMRL still learns it."""
     checkpoint = save_lineworld_checkpoint(tmp_path / "policy.pt")
     cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint=str(checkpoint), num_envs=4, execute=2,
-                         steps=500, warmup=100, eval_every=250, eval_episodes=8, checkpoint_every=250,
+                         steps=500, schedule=UpdateSchedule(warmup_transitions=400), eval_every=250, eval_episodes=8,
+                         checkpoint_every=250,
                          agent=AgentConfig(gamma=0.95, bf16=True, **SMALL_AGENT))
-    curve = finetune(cfg, tmp_path / "tmrl", VectorEnv([LineWorld(i) for i in range(4)]),
-                     [LineWorld(99 + i) for i in range(8)], load_policy(checkpoint)[0], spec=LineWorldSpec(),
+    curve = finetune(cfg, tmp_path / "tmrl", VectorEnv.of(LINEWORLD, 4),
+                     [LINEWORLD.make_env(99 + i) for i in range(8)], load_sampler(checkpoint),
                      progress=False)
     assert curve[-1]["eval_success"] >= 0.75, curve
 
@@ -408,10 +417,10 @@ def test_the_curve_is_on_disk_after_every_evaluation(tmp_path):
 
     checkpoint = save_lineworld_checkpoint(tmp_path / "policy.pt")
     cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint=str(checkpoint), num_envs=2, execute=2,
-                         steps=40, warmup=10, eval_every=20, eval_episodes=1, checkpoint_every=20,
-                         agent=AgentConfig(**SMALL_AGENT))
+                         steps=40, schedule=UpdateSchedule(warmup_transitions=20), eval_every=20, eval_episodes=1,
+                         checkpoint_every=20, agent=AgentConfig(**SMALL_AGENT))
     with pytest.raises(RuntimeError, match="simulator died"):
-        finetune(cfg, tmp_path / "run", VectorEnv([LineWorld(i) for i in range(2)]), [DyingEnv(99)],
-                 load_policy(checkpoint)[0], spec=LineWorldSpec(), progress=False)
+        finetune(cfg, tmp_path / "run", VectorEnv.of(LINEWORLD, 2), [DyingEnv(LINEWORLD, 99)],
+                 load_sampler(checkpoint), progress=False)
     rows = (tmp_path / "run" / "curve.csv").read_text().splitlines()
     assert rows[0].startswith("step,env_steps,eval_success") and len(rows) == 2 and rows[1].startswith("20,"), rows

@@ -11,11 +11,16 @@ import argparse
 import json
 from pathlib import Path
 
+from tmrl_learning.csp.config import PretrainConfig
 from tmrl_learning.csp.evaluate import success_rate
-from tmrl_learning.csp.train import PretrainConfig, pretrain
-from tmrl_learning.data.envs import VectorGoalEnv, make_goal_env
+from tmrl_learning.csp.sampler import FlowSampler
+from tmrl_learning.csp.train import pretrain
+from tmrl_learning.data.envs import VectorEnv
+from tmrl_learning.tasks import embodiment
 from tmrl_learning.tmrl.agent import AgentConfig
-from tmrl_learning.tmrl.finetune import FinetuneConfig, finetune, timestep_traces
+from tmrl_learning.tmrl.config import FinetuneConfig, UpdateSchedule
+from tmrl_learning.tmrl.evaluate import timestep_traces
+from tmrl_learning.tmrl.finetune import finetune
 from tmrl_learning.tmrl.plots import plot_runs, plot_timesteps
 
 TASK = "pointmaze-large-to-giant"
@@ -38,17 +43,20 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"tmrl demo:       loss {log[-1]['loss']:.4f}; checkpoint {out / 'pretrain' / 'checkpoint.pt'}")
 
     print("tmrl demo: [2/4] pre-trained policy on the 4 giant-maze tasks at t = 0", flush=True)
-    before = success_rate(policy, TASK, episodes=8, timestep=0, execute=pre.execute)
+    sampler = FlowSampler(policy)
+    before = success_rate(sampler, TASK, episodes=8, timestep=0, execute=pre.execute)
     print(f"tmrl demo:       success {before:.2f}")
 
     print(f"tmrl demo: [3/4] TMRL fine-tuning ({args.finetune_steps} vector steps, 4 envs)", flush=True)
     cfg = FinetuneConfig(method="tmrl", task=TASK, checkpoint=str(out / "pretrain" / "checkpoint.pt"),
-                         steps=args.finetune_steps, warmup=min(500, args.finetune_steps // 4),
+                         steps=args.finetune_steps,
+                         schedule=UpdateSchedule(warmup_transitions=4 * min(500, args.finetune_steps // 4)),
                          eval_every=max(1, args.finetune_steps // 4), eval_episodes=8,
                          checkpoint_every=max(1, args.finetune_steps // 4), agent=AgentConfig())
     run = out / "finetune"
-    eval_envs = [make_goal_env(TASK, seed=50_000 + i) for i in range(cfg.eval_episodes)]
-    curve = finetune(cfg, run, VectorGoalEnv(TASK, cfg.num_envs, seed=0), eval_envs, policy)
+    task = embodiment(TASK)
+    eval_envs = [task.make_env(seed=50_000 + i) for i in range(cfg.eval_episodes)]
+    curve = finetune(cfg, run, VectorEnv.of(task, cfg.num_envs, seed=0), eval_envs, sampler)
     after = curve[-1]["eval_success"]
     print(f"tmrl demo:       evaluation success {after:.2f} after {curve[-1]['env_steps']} env steps")
 

@@ -17,13 +17,13 @@ LINEWORLD_PARAMS = """\
     agent.critics: 2
     agent.batch_size: 128
     agent.gamma: 0.95
+    schedule.warmup_transitions: 300
+    schedule.updates_per_transition: 1.0
 /**/steering:
   ros__parameters:
     execute: 2
-    warmup_steps: 300
 /**/learner:
   ros__parameters:
-    learner.warmup_transitions: 300
     learner.checkpoint_every: 50
     learner.publish_every: 10
 """

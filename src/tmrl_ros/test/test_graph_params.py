@@ -34,15 +34,59 @@ def test_overrides_win_over_every_entry_of_the_files(tmp_path, namespace):
     assert got == {"a": 3, "b": "from /**", "c": True, "d": [0.5, 1.5], "e": 7}
 
 
+STEERING_OVERRIDES = {"sample_in_process": False, "server_timeout_s": 5.0, "agent.hidden": 64}
+STEERING_DEFAULTS = {"sample_in_process": True, "server_timeout_s": 1.0, "task": "", "agent.hidden": 1}
+
+
 def test_the_sim_graph_overrides_its_config(tmp_path):
-    """config/sim_finetune.yaml says sample_in_process: true and warmup_steps: 200 for steering."""
+    """config/sim_finetune.yaml says sample_in_process: true and server_timeout_s: 10 for steering."""
     specs = sim_finetune_graph("lineworld", str(tmp_path / "csp.pt"), tmp_path / "run",
-                               overrides={"steering": {"sample_in_process": False, "warmup_steps": 5,
-                                                       "agent.hidden": 64}})
+                               overrides={"steering": STEERING_OVERRIDES})
     assert config_file("sim_finetune.yaml") in next(s for s in specs if s.name == "steering").params_files
     steering = next(s for s in specs if s.name == "steering")
-    got = declared(steering, tmp_path, sample_in_process=True, warmup_steps=0, task="", **{"agent.hidden": 1})
-    assert got == {"sample_in_process": False, "warmup_steps": 5, "task": "lineworld", "agent.hidden": 64}
+    got = declared(steering, tmp_path, **STEERING_DEFAULTS)
+    assert got == {**STEERING_OVERRIDES, "task": "lineworld"}
     learner = next(s for s in specs if s.name == "learner")
     assert declared(learner, tmp_path, **{"agent.hidden": 1, "agent.critics": 1}) == {"agent.hidden": 256,
                                                                                       "agent.critics": 5}
+
+
+def launch_ros_params_file(parameters: dict, name: str, namespace: str | None, tmp_path) -> str:
+    """What launch_ros does with a dict in `parameters` (its Node._create_params_file_from_dict): a
+    file keyed by the node's full name only when name and namespace are both given, else by `/**`."""
+    import yaml
+
+    key = f"{namespace.rstrip('/')}/{name}" if name and namespace else "/**"
+    path = tmp_path / f"launch_{name}_{len(list(tmp_path.iterdir()))}.yaml"
+    path.write_text(yaml.safe_dump({key: {"ros__parameters": parameters}}))
+    return str(path)
+
+
+@pytest.mark.parametrize("namespace", ["", "/sim1"])
+def test_launch_actions_resolve_to_the_same_parameters_as_the_test_path(tmp_path, monkeypatch, namespace):
+    """launch_ros is not installable here, so its Node action is replaced by a recorder of its
+    arguments; dicts in them are resolved as launch_ros resolves them. With the overrides handed over
+    as a dict (the old launching.node_actions), a node without a namespace got the config file's
+    values: this test failed."""
+    import sys
+    import types
+
+    recorded = []
+    actions = types.ModuleType("launch_ros.actions")
+    actions.Node = lambda **kwargs: recorded.append(kwargs) or kwargs
+    monkeypatch.setitem(sys.modules, "launch_ros", types.ModuleType("launch_ros"))
+    monkeypatch.setitem(sys.modules, "launch_ros.actions", actions)
+    monkeypatch.delitem(sys.modules, "tmrl_ros.launching", raising=False)
+    from tmrl_ros.launching import node_actions
+
+    sources = ("sim0", "sim1") if namespace else ("sim0",)
+    specs = sim_finetune_graph("lineworld", str(tmp_path / "csp.pt"), tmp_path / "run", sources=sources,
+                               overrides={"steering": STEERING_OVERRIDES})
+    spec = next(s for s in specs if s.name == "steering" and s.namespace == namespace)
+    node_actions([spec], tmp_path)
+    action = recorded[-1]
+    files = [p if isinstance(p, str) else launch_ros_params_file(p, action["name"], action["namespace"], tmp_path)
+             for p in action["parameters"]]
+    launched = NodeSpec(spec.executable, action["name"], files, namespace=action["namespace"] or "")
+    assert declared(launched, tmp_path, **STEERING_DEFAULTS) == declared(spec, tmp_path, **STEERING_DEFAULTS) \
+        == {**STEERING_OVERRIDES, "task": "lineworld"}

@@ -12,7 +12,7 @@ import pytest
 from graph_fixtures import Watcher, lineworld_params
 from rclpy.action import ActionClient
 
-from tmrl_learning.data.toy import save_lineworld_checkpoint
+from tmrl_learning.csp.toy import save_lineworld_checkpoint
 from tmrl_msgs.action import ExecuteChunk, SampleChunk
 from tmrl_msgs.msg import ActionChunk, Context, EpisodeEvent, SteeringCommand, Transition
 from tmrl_ros import qos
@@ -163,7 +163,7 @@ def test_a_stalled_episode_is_aborted_and_reset(node, tmp_path, checkpoint):
 
 @pytest.mark.parametrize(("executable", "parameters", "reason"), [
     ("policy_server", {"checkpoint": "/nonexistent/csp.pt"}, "no policy checkpoint at /nonexistent/csp.pt"),
-    ("sim_bridge", {"task": "no-such-task"}, "unknown task 'no-such-task'"),
+    ("driver", {"task": "no-such-task"}, "unknown task 'no-such-task'"),
 ])
 def test_a_node_that_cannot_start_says_why(tmp_path, executable, parameters, reason):
     proc = start(NodeSpec(executable, executable, parameters=parameters).command(), tmp_path / "node.log")
@@ -198,4 +198,22 @@ def test_action_servers_keep_finished_goals_only_result_keep_s(node, tmp_path, c
         spin_until(node, lambda: False, 2.5)  # past result_keep_s (the server expires goals about once a second)
         assert _action(node, sampler, goal).accepted
         assert spin_until(node, lambda: listed[-1] == 1, 5.0), listed  # only the newest goal is listed
+        assert not graph.dead(), graph.logs()
+
+
+def test_a_terminal_step_without_success_is_a_failure(node, tmp_path, checkpoint):
+    """A safety stop or a human "failure" label ends an episode in a terminal state that is not a
+    success: reward_reset must announce FAILED (it took `terminated` for success: SUCCEEDED)."""
+    specs = [s for s in sim_finetune_graph("lineworld", str(checkpoint), tmp_path / "run") if s.name == "reward_reset"]
+    watcher = Watcher(node)
+    transitions = node.create_publisher(Transition, "/tmrl/transitions", qos.transitions(10))
+    ended = lambda: [e for e in watcher.episodes if e.event in (EpisodeEvent.SUCCEEDED, EpisodeEvent.FAILED)]  # noqa: E731
+    with GraphProcesses(specs, tmp_path / "logs") as graph:
+        assert spin_until(node, lambda: transitions.get_subscription_count() > 0, 30.0), graph.logs()
+        transitions.publish(Transition(source="sim0", episode_id=0, step=0, terminated=True, success=False))
+        assert spin_until(node, lambda: len(ended()) == 1, 20.0), graph.logs()
+        transitions.publish(Transition(source="sim0", episode_id=1, step=0, terminated=True, success=True))
+        assert spin_until(node, lambda: len(ended()) == 2, 20.0), graph.logs()
+        assert [(e.episode_id, e.event, e.success) for e in ended()] == [
+            (0, EpisodeEvent.FAILED, False), (1, EpisodeEvent.SUCCEEDED, True)]
         assert not graph.dead(), graph.logs()

@@ -41,18 +41,20 @@ class NodeSpec:
     package: str = PACKAGE
     namespace: str = ""
 
+    def parameter_files(self, params_dir: Path | None = None) -> list[Path]:
+        """The parameters files the node gets, in order: its files, then its overrides as a file of
+        their own (written to `params_dir`, a temporary folder by default). Both starters hand the
+        node exactly these: rcl lets a `--params-file` win over `-p`, and launch_ros writes a dict
+        under `/**` when a node has no namespace, where a file's `/**/<node>` entry beats it."""
+        return [*map(Path, self.params_files), *([self.write_overrides(params_dir)] if self.parameters else [])]
+
     def ros_args(self, params_dir: Path | None = None) -> list[str]:
-        """The `--ros-args ...` part of the command line that launch_ros would build. The overrides go
-        in a parameters file of their own (written to `params_dir`, a temporary folder by default)
-        after the node's files, as launch_ros does: rcl lets a `--params-file` win over `-p`, so `-p`
-        could not override a key the files also set."""
+        """The `--ros-args ...` part of the command line, as launch_ros builds it."""
         args = ["--ros-args", "-r", f"__node:={self.name}"]
         if self.namespace:
             args += ["-r", f"__ns:={self.namespace}"]
-        for path in self.params_files:
+        for path in self.parameter_files(params_dir):
             args += ["--params-file", str(path)]
-        if self.parameters:
-            args += ["--params-file", str(self.write_overrides(params_dir))]
         for src, dst in self.remappings.items():
             args += ["-r", f"{src}:={dst}"]
         return args
@@ -109,12 +111,14 @@ def recorder_graph(output_dir: str | os.PathLike, bag_name: str = "", storage: s
 @dataclass
 class DriverSpec:
     """The robot or simulator a fine-tuning graph drives: its node and its config. A driver offers
-    `observation` (tmrl_msgs/Context), the `execute_chunk` action and the `reset` service; adding a
-    robot means adding a driver executable and a config, not changing the graph."""
+    `observation` (tmrl_msgs/Context), the `execute_chunk` action and the `reset` service; the generic
+    `driver` node serves any embodiment's Driver, so adding a robot means a Driver, a registry entry
+    and a config, not a change to the graph."""
 
-    executable: str = "sim_bridge"
+    name: str = "driver"
     params_files: list[Path] = field(default_factory=list)
     parameters: dict[str, Any] = field(default_factory=dict)
+    executable: str = "driver"
     package: str = PACKAGE
 
 
@@ -140,9 +144,9 @@ def finetune_graph(driver: DriverSpec, *, task: str, checkpoint: str, out_dir: s
              node("learner", "learner", out_dir=str(Path(out_dir) / "learner"), **agent)]
     for i, source in enumerate(sources):
         ns = f"/{source}" if len(sources) > 1 else ""
-        drv = NodeSpec(driver.executable, driver.executable, [*files, *driver.params_files],
+        drv = NodeSpec(driver.executable, driver.name, [*files, *driver.params_files],
                        {**driver.parameters, "source": source, "seed": driver.parameters.get("seed", 0) + 1000 * i,
-                        **overrides.get(driver.executable, {})}, package=driver.package, namespace=ns)
+                        **overrides.get(driver.name, {})}, package=driver.package, namespace=ns)
         specs += [drv,
                   node("perception", "perception", ns, task=task),
                   node("steering", "steering", ns, source=source, **{**agent, "seed": seed + i}),

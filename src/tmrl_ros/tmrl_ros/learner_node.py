@@ -5,7 +5,14 @@ without counting any twice.
 
     subscribes  /tmrl/transitions    tmrl_msgs/Transition
     publishes   /tmrl/policy_update  tmrl_msgs/PolicyUpdate (transient-local: late steering nodes get it)
-                /tmrl/learner_status std_msgs/String, JSON counters (transitions, duplicates, updates...)
+                /tmrl/learner_status std_msgs/String, JSON counters (transitions, duplicates, updates, and
+                                     the update-to-data ratio achieved against the configured one)
+                /tmrl/learner_pace   std_msgs/Float64: transitions the actors may still send before the
+                                     learner owes more than schedule.max_lag updates (inf: no limit);
+                                     steering nodes wait at 0, so the configured ratio holds
+
+Updates follow `schedule.*` (tmrl_learning.tmrl.config.UpdateSchedule), the rule of the in-process
+runner too: the same keys give the same number of updates per transition in both.
 """
 
 from __future__ import annotations
@@ -14,12 +21,13 @@ import array
 import json
 import queue
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import rclpy
 from rclpy.node import Node
-from std_msgs.msg import String
+from std_msgs.msg import Float64, String
 
 from tmrl_learning.system.learner import Learner, LearnerConfig
 from tmrl_msgs.msg import PolicyUpdate, Transition
@@ -38,12 +46,12 @@ class LearnerNode(Node):
         execute = declare(self, "execute", 5, "actions the steering nodes execute per chunk (the action critic, "
                           "agent.action_critic, learns on them; 0: the whole chunk)", low=0, high=10_000)
         if cfg.agent.action_critic:  # DSRL's noise-aliasing variant: needs the frozen policy here too
-            from tmrl_learning.csp.train import load_policy
-            from tmrl_learning.tmrl.finetune import ChunkMaker, attach_action_critic
+            from tmrl_learning.csp.sampler import load_sampler
+            from tmrl_learning.tmrl.methods import ChunkMaker, attach_action_critic
 
-            policy, _ = load_policy(cfg.checkpoint)
-            execute = execute or policy.chunk_shape[0]
-            attach_action_critic(ChunkMaker(agent, policy.eval(), task.spec, execute), task.spec.action_dim)
+            sampler = load_sampler(cfg.checkpoint)
+            execute = execute or sampler.horizon
+            attach_action_critic(ChunkMaker(agent, sampler, task, execute), task.action_dim)
         self.out_dir = Path(declare(self, "out_dir", "runs/learner", "checkpoints go here; a restart resumes"))
         offline_bag = declare(self, "offline_bag", "", "a rosbag2 of recorded transitions for the offline buffer")
         history = declare(self, "transition_history", 10_000, "history depth asked of the steering nodes",
@@ -53,7 +61,7 @@ class LearnerNode(Node):
             import torch
 
             torch.set_num_threads(threads)
-        self.learner = Learner(agent, learner_cfg, self.out_dir)
+        self.learner = Learner(agent, learner_cfg, self.out_dir, cfg.schedule)
         if self.learner.resume():
             self.get_logger().info(f"resumed from {self.learner.path}: {self.learner.received} transitions, "
                                    f"{self.learner.updates} updates")
@@ -66,6 +74,8 @@ class LearnerNode(Node):
         self.inbox: queue.Queue[Transition] = queue.Queue()
         self.update_pub = self.create_publisher(PolicyUpdate, "/tmrl/policy_update", qos.POLICY_UPDATE)
         self.status_pub = self.create_publisher(String, "/tmrl/learner_status", qos.DECISION)
+        self.pace_pub = self.create_publisher(Float64, "/tmrl/learner_pace", qos.POLICY_UPDATE)
+        self.pace_sent = (None, 0.0)
         self.create_subscription(Transition, "/tmrl/transitions", self.inbox.put, qos.transitions(history))
         self.create_timer(1.0, self.publish_status)
         if self.learner.updates:
@@ -101,8 +111,19 @@ class LearnerNode(Node):
                 self.learner.update()
                 if self.learner.should_publish():
                     self.publish_weights()
+            self.publish_pace()
             if self.learner.checkpoint_due():
                 self.learner.save()
+
+    def publish_pace(self) -> None:
+        """The actors' allowance, when it moved to or from 0, or at most every 50 ms."""
+        allowance = self.learner.allowance()
+        now = time.monotonic()
+        last, sent_at = self.pace_sent
+        if last is not None and (allowance > 0) == (last > 0) and now - sent_at < 0.05:
+            return
+        self.pace_pub.publish(Float64(data=float(allowance)))
+        self.pace_sent = (allowance, now)
 
     def publish_weights(self) -> None:
         version, payload, digest = self.learner.export_actor()
@@ -115,6 +136,8 @@ class LearnerNode(Node):
         lr = self.learner
         return {"transitions": lr.received, "duplicates": lr.duplicates, "rejected": lr.rejected,
                 "updates": lr.updates, "version": lr.version, "buffer": len(lr.buffer),
+                "updates_per_transition": round(lr.achieved_ratio(), 4),
+                "configured_updates_per_transition": lr.schedule.updates_per_transition,
                 "sources": sorted({k[0] for k in lr.keys}), **{k: round(v, 4) for k, v in lr.metrics.items()}}
 
     def publish_status(self) -> None:

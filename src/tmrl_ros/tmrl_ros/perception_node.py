@@ -24,7 +24,7 @@ from sensor_msgs.msg import Image, JointState, PointCloud2
 from tmrl_learning.system.images import ImageEncoder, image_array
 from tmrl_learning.system.perception import Perception
 from tmrl_learning.system.sensors import ApproximateSync, CloudField, SensorLayout, cloud_xyz, joint_vector
-from tmrl_learning.system.tasks import sim_task
+from tmrl_learning.tasks import embodiment
 from tmrl_msgs.msg import Context
 from tmrl_ros import qos
 from tmrl_ros.convert import floats, vector
@@ -39,14 +39,16 @@ def seconds(stamp) -> float:
 class PerceptionNode(Node):
     def __init__(self) -> None:
         super().__init__("perception")
-        task = declare(self, "task", "pointmaze-large-to-giant", "task whose context layout to produce "
-                       "(inputs = driver)")
+        task = declare(self, "task", "pointmaze-large-to-giant", "task or robot (tmrl_learning.tasks) whose "
+                       "context layout to produce (inputs = driver)")
         self.inputs = declare(self, "inputs", "driver", "'driver' (the observation is the state) or 'sensors'")
         self.publisher = self.create_publisher(Context, "tmrl/context", qos.DECISION)
         self.published = self.dropped = 0
         if self.inputs == "driver":
-            sim = sim_task(task)
-            self.perception = Perception(sim.spec, sim.obs_dim)
+            try:
+                self.perception = Perception(embodiment(task))
+            except KeyError as err:
+                raise StartupError(str(err)) from err
             self.create_subscription(Context, "observation", self.on_observation, qos.DECISION)
             return
         if self.inputs != "sensors":

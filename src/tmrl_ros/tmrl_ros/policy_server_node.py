@@ -29,13 +29,14 @@ class PolicyServer(Node):
         keep = declare_result_keep(self)
         if not checkpoint:
             raise StartupError("parameter 'checkpoint' is empty: give the pre-trained policy's checkpoint.pt")
-        self.service = PolicyService(checkpoint, threads, backend)
+        self.service = PolicyService.from_checkpoint(checkpoint, threads, backend)
         self.latencies: list[float] = []
         self.served = self.refused = 0
         ActionServer(self, SampleChunk, "/tmrl/sample_chunk", self.on_goal, result_timeout=keep)
         self.create_timer(10.0, self.report)
-        if self.service.onnx is not None:
-            self.get_logger().info(f"ONNX sampler matches PyTorch within {self.service.onnx.max_difference:.1e}")
+        onnx = getattr(self.service.sampler, "onnx", None)
+        if onnx is not None:
+            self.get_logger().info(f"ONNX sampler matches PyTorch within {onnx.max_difference:.1e}")
         self.get_logger().info(f"serving {checkpoint}: chunks {self.service.horizon} x {self.service.action_dim}, "
                                f"context {self.service.context_dim}, T = {self.service.num_timesteps}")
 

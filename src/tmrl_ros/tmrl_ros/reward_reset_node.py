@@ -52,7 +52,7 @@ class RewardReset(Node):
             return
         self.last_activity = time.monotonic()
         for event in self.book.on_transition(msg.source, int(msg.episode_id), int(msg.step), float(msg.reward),
-                                             msg.terminated, msg.truncated, msg.terminated):
+                                             msg.terminated, msg.truncated, msg.success):
             self.publish(event)
             if event.ends_episode:
                 self.request_reset()

@@ -34,15 +34,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def pretrain_policy(args: argparse.Namespace):
+    from tmrl_learning.csp.config import PretrainConfig
     from tmrl_learning.csp.evaluate import success_rate
-    from tmrl_learning.csp.train import PretrainConfig, pretrain
+    from tmrl_learning.csp.sampler import FlowSampler
+    from tmrl_learning.csp.train import pretrain
 
     pre = PretrainConfig(task=TASK, dataset_episodes=args.episodes, dataset_dir=str(args.out / "data"),
                          steps=args.pretrain_steps, eval_every=0, checkpoint_every=100)
     policy, log = pretrain(pre, args.out / "pretrain")
     print(f"tmrl demo:       loss {log[-1]['loss']:.4f}", flush=True)
     print("tmrl demo: [2/5] the pre-trained policy alone on the 4 giant-maze tasks (t = 0)", flush=True)
-    before = success_rate(policy, TASK, episodes=args.eval_episodes, timestep=0, execute=pre.execute)
+    before = success_rate(FlowSampler(policy), TASK, episodes=args.eval_episodes, timestep=0, execute=pre.execute)
     print(f"tmrl demo:       success {before:.2f}", flush=True)
     return args.out / "pretrain" / "checkpoint.pt", before
 
@@ -90,19 +92,20 @@ def run_graph(args: argparse.Namespace, checkpoint: Path):
 def evaluate_learner(args: argparse.Namespace, checkpoint: Path, run: Path) -> float:
     import torch
 
-    from tmrl_learning.csp.train import load_policy
-    from tmrl_learning.data.envs import make_goal_env
+    from tmrl_learning.csp.sampler import load_sampler
     from tmrl_learning.system.steering import make_agent
-    from tmrl_learning.system.tasks import sim_task
-    from tmrl_learning.tmrl.finetune import ChunkMaker, FinetuneConfig, evaluate
+    from tmrl_learning.tasks import embodiment
+    from tmrl_learning.tmrl.config import FinetuneConfig
+    from tmrl_learning.tmrl.evaluate import evaluate
+    from tmrl_learning.tmrl.methods import ChunkMaker
 
     cfg = FinetuneConfig(method="tmrl", task=TASK, checkpoint=str(checkpoint))
-    task = sim_task(TASK)
-    agent = make_agent(cfg, task.obs_dim, task.spec)
+    task = embodiment(TASK)
+    agent = make_agent(cfg, task)
     agent.load_state_dict(torch.load(run / "learner" / "learner.pt", weights_only=False)["agent"])
-    policy, _ = load_policy(checkpoint)
-    envs = [make_goal_env(TASK, seed=50_000 + i) for i in range(args.eval_episodes)]
-    return evaluate(ChunkMaker(agent, policy, task.spec, cfg.execute), envs, cfg.execute, seed=10_000)["success"]
+    envs = [task.make_env(seed=50_000 + i) for i in range(args.eval_episodes)]
+    maker = ChunkMaker(agent, load_sampler(checkpoint), task, cfg.execute)
+    return evaluate(maker, envs, cfg.execute, seed=10_000)["success"]
 
 
 def main(argv: list[str] | None = None) -> int:

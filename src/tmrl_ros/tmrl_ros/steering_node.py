@@ -4,6 +4,9 @@ learner; new actor weights from the learner are swapped in between two decisions
 
     subscribes  tmrl/context          tmrl_msgs/Context (from perception)
                 /tmrl/policy_update   tmrl_msgs/PolicyUpdate (from the learner, transient-local)
+                /tmrl/learner_pace    std_msgs/Float64 (from the learner): at 0 this node waits before
+                                      its next decision (at most `pace_timeout_s`), so the learner holds
+                                      its configured update-to-data ratio
     publishes   tmrl/noise            std_msgs/Float32MultiArray: the action noise w chosen
                 tmrl/timestep         std_msgs/Float32: the context timestep t chosen
                 tmrl/steering         tmrl_msgs/SteeringCommand: everything chosen
@@ -20,15 +23,16 @@ same checks and the same ONNX sampler, runs inside steering, which saves one act
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import rclpy
 from rclpy.action import ActionClient
 from rclpy.node import Node
-from std_msgs.msg import Float32, Float32MultiArray
+from std_msgs.msg import Float32, Float32MultiArray, Float64
 
 from tmrl_learning.system.policy_service import PolicyService, RequestError
-from tmrl_learning.system.steering import Steerer
+from tmrl_learning.system.steering import Steerer, context_timesteps
 from tmrl_msgs.action import ExecuteChunk, SampleChunk
 from tmrl_msgs.msg import ActionChunk, Context, PolicyUpdate, SteeringCommand, Transition
 from tmrl_ros import qos
@@ -56,8 +60,6 @@ class SteeringNode(Node):
         self.source = declare(self, "source", "sim0", "the robot/sim this node steers (its contexts' source)")
         self.execute = declare(self, "execute", 5, "actions executed per chunk (0: the whole chunk)", low=0,
                                high=10_000)
-        warmup = declare(self, "warmup_steps", 200, "uniformly random steering actions until the first "
-                         "weights arrive, for this many macro-steps", low=0, high=10**9)
         deterministic = declare(self, "deterministic", False, "act with the actor's mean (evaluation)")
         history = declare(self, "transition_history", 10_000, "transitions kept for a learner that "
                           "(re)joins late", low=1, high=10**7)
@@ -66,16 +68,20 @@ class SteeringNode(Node):
         in_process = declare(self, "sample_in_process", False, "sample chunks in this process (the policy "
                              "server's sampler, composed) instead of calling /tmrl/sample_chunk")
         backend = declare(self, "sampler_backend", "onnx", "in-process sampler: 'onnx' or 'torch'")
+        self.pace_timeout = declare(self, "pace_timeout_s", 5.0, "longest wait for a learner that is behind its "
+                                    "update schedule (then act anyway)", low=0.0, high=3600.0)
         self.local_policy = None
         if in_process and "action" not in agent.cfg.heads:  # (declare_agent has checked the checkpoint)
-            self.local_policy = PolicyService(self.cfg.checkpoint, threads=1, backend=backend)
-        self.steerer = Steerer(agent, warmup, seed=self.cfg.seed, deterministic=deterministic)
-        self.num_timesteps = agent.cfg.t_max if "timestep" in agent.cfg.heads else 0
+            self.local_policy = PolicyService.from_checkpoint(self.cfg.checkpoint, threads=1, backend=backend)
+        self.steerer = Steerer(agent, context_timesteps(self.cfg), seed=self.cfg.seed, deterministic=deterministic)
+        self.pace = (float("inf"), 0.0)  # (the learner's allowance, when it came)
+        self.paced = 0
         self.lock = threading.Lock()
         self.context_ready = threading.Condition()
         self.latest: Context | None = None
         self.create_subscription(Context, "tmrl/context", self.on_context, qos.DECISION)
         self.create_subscription(PolicyUpdate, "/tmrl/policy_update", self.on_update, qos.POLICY_UPDATE)
+        self.create_subscription(Float64, "/tmrl/learner_pace", self.on_pace, qos.POLICY_UPDATE)
         self.noise_pub = self.create_publisher(Float32MultiArray, "tmrl/noise", qos.COMMAND)
         self.timestep_pub = self.create_publisher(Float32, "tmrl/timestep", qos.COMMAND)
         self.command_pub = self.create_publisher(SteeringCommand, "tmrl/steering", qos.COMMAND)
@@ -95,6 +101,18 @@ class SteeringNode(Node):
         with self.context_ready:
             self.latest = msg
             self.context_ready.notify_all()
+
+    def on_pace(self, msg: Float64) -> None:
+        self.pace = (msg.data, time.monotonic())
+
+    def wait_for_learner(self) -> None:
+        """Hold the next decision while the learner owes more updates than its schedule allows; a
+        learner silent for pace_timeout_s (dead, or compiling) does not hold the robot forever."""
+        waited = False
+        while not self.stopping.is_set() and self.pace[0] <= 0 and time.monotonic() - self.pace[1] < self.pace_timeout:
+            waited = True
+            self.stopping.wait(0.005)
+        self.paced += waited
 
     def on_update(self, msg: PolicyUpdate) -> None:
         if msg.format != "torch-state-dict":
@@ -144,6 +162,7 @@ class SteeringNode(Node):
             ctx = self.next_context(acted)
             if ctx is None:
                 continue
+            self.wait_for_learner()
             try:
                 with self.lock:
                     y, inputs = self.steerer.act(vector(ctx.observation))
@@ -169,7 +188,8 @@ class SteeringNode(Node):
 
     def publish_command(self, inputs: dict) -> SteeringCommand:
         command = SteeringCommand(context_timestep=int(inputs.get("timestep", 0)),
-                                  num_context_timesteps=self.num_timesteps + 1, guidance_weight=guidance(inputs))
+                                  num_context_timesteps=self.steerer.num_context_timesteps,
+                                  guidance_weight=guidance(inputs))
         command.header.stamp = self.get_clock().now().to_msg()
         command.action_noise = floats(inputs.get("noise", np.zeros(0)))
         command.context_noise = floats(inputs.get("context_noise", np.zeros(0)))
@@ -202,7 +222,7 @@ class SteeringNode(Node):
     def publish_transition(self, ctx: Context, y: np.ndarray, chunk: ActionChunk, outcome) -> None:
         msg = Transition(source=self.source, episode_id=ctx.episode_id, step=ctx.step, chunk=chunk,
                          executed_steps=outcome.executed_steps, reward=outcome.reward,
-                         terminated=outcome.terminated, truncated=outcome.truncated)
+                         terminated=outcome.terminated, truncated=outcome.truncated, success=outcome.success)
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.observation, msg.steering_action = ctx.observation, floats(y)
         msg.step_observations, msg.next_observation = outcome.observations, outcome.context.observation

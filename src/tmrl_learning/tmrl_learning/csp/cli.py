@@ -29,6 +29,7 @@ def add_csp_commands(sub: argparse._SubParsersAction) -> None:
     cov.add_argument("--indist-starts", type=int, default=None,
                      help="starts for success@K at t = 0 on the in-distribution twin (default: --starts; 0: skip)")
     cov.add_argument("--out", type=Path, default=Path("runs/coverage"))
+    cov.add_argument("--threads", type=int, default=1, help="torch threads (1: steady beside other work)")
     cov.set_defaults(func=_coverage)
 
 
@@ -44,9 +45,11 @@ def parse_overrides(items: list[str]) -> dict:
 
 def _pretrain(args: argparse.Namespace) -> int:
     from tmrl_learning.config import load_yaml
+    from tmrl_learning.csp.config import PretrainConfig
     from tmrl_learning.csp.evaluate import success_rate
-    from tmrl_learning.csp.train import PretrainConfig, pretrain
-    from tmrl_learning.data.splits import IN_DISTRIBUTION, SPLITS
+    from tmrl_learning.csp.sampler import FlowSampler
+    from tmrl_learning.csp.train import pretrain
+    from tmrl_learning.tasks import embodiment
 
     overrides = parse_overrides(args.set)
     if args.method:
@@ -60,11 +63,10 @@ def _pretrain(args: argparse.Namespace) -> int:
     out = args.out or Path("runs/pretrain") / f"{cfg.task}-{cfg.method}-s{cfg.seed}"
 
     def evaluate(policy, c):
-        if c.task not in SPLITS:  # e.g. the toy task trained from a bag: no evaluation env
-            return {}
-        scores = {"success": success_rate(policy, c.task, c.eval_episodes, timestep=0, execute=c.execute)}
-        if c.task in IN_DISTRIBUTION:  # is the policy learning at all, on tasks its data covers?
-            scores["success_indist"] = success_rate(policy, IN_DISTRIBUTION[c.task], c.eval_episodes, timestep=0,
+        task, sampler = embodiment(c.task), FlowSampler(policy)
+        scores = {"success": success_rate(sampler, c.task, c.eval_episodes, timestep=0, execute=c.execute)}
+        if task.in_distribution:  # is the policy learning at all, on tasks its data covers?
+            scores["success_indist"] = success_rate(sampler, task.in_distribution, c.eval_episodes, timestep=0,
                                                     execute=c.execute)
         return scores
 
@@ -77,6 +79,9 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _coverage(args: argparse.Namespace) -> int:
+    import torch
+
+    torch.set_num_threads(args.threads)  # 2 threads beside another busy process ran ~30x slower here
     from tmrl_learning.csp.coverage import run_coverage
 
     indist = args.starts if args.indist_starts is None else args.indist_starts

@@ -14,11 +14,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from tmrl_learning.csp.data import task_spec  # noqa: E402
+from tmrl_learning.csp.checkpoint import load_policy, read_checkpoint  # noqa: E402
 from tmrl_learning.csp.evaluate import coverage_curve, coverage_interval, success_at_k  # noqa: E402
-from tmrl_learning.csp.train import load_policy, read_checkpoint  # noqa: E402
-from tmrl_learning.data.envs import make_goal_env  # noqa: E402
-from tmrl_learning.data.splits import IN_DISTRIBUTION  # noqa: E402
+from tmrl_learning.csp.sampler import FlowSampler  # noqa: E402
+from tmrl_learning.tasks import embodiment  # noqa: E402
 
 
 def run_coverage(checkpoints: list[Path], starts: int, k: int, fractions: list[float], out: Path,
@@ -29,19 +28,20 @@ def run_coverage(checkpoints: list[Path], starts: int, k: int, fractions: list[f
     report: dict = {"starts": starts, "k": k, "fractions": fractions, "indist_starts": indist_starts,
                     "methods": {}, "summary": {}}
     plans = {ckpt: coverage_timesteps(read_checkpoint(ckpt), fractions) for ckpt in checkpoints}
-    twin_batches = sum(k for ckpt in checkpoints if indist_starts > 0 and IN_DISTRIBUTION.get(
-        read_checkpoint(ckpt)["config"]["task"]))
+    twin_batches = sum(k for ckpt in checkpoints if indist_starts > 0 and embodiment(
+        read_checkpoint(ckpt)["config"]["task"]).in_distribution)
     # one tick per batch of rollouts (all starts at once): minutes each on cube, so show the time left
     bar = tqdm(total=sum(len(t) for t in plans.values()) * k + twin_batches, desc="coverage", unit="batch",
                mininterval=1.0)
     for ckpt in checkpoints:
         policy, cfg = load_policy(ckpt)
+        sampler = FlowSampler(policy)
         # the run folder tells variants of one method apart (e.g. raw and z-scored contexts)
         label = cfg.method if Path(ckpt).parent.name == cfg.method else f"{cfg.method} ({Path(ckpt).parent.name})"
         curves, intervals = {}, {}
         for t in plans[ckpt]:
             bar.set_postfix_str(f"{label} t={t}")
-            matrix = success_at_k(policy, cfg.task, starts, k, t, execute=cfg.execute, on_rollouts=bar.update)
+            matrix = success_at_k(sampler, cfg.task, starts, k, t, execute=cfg.execute, on_rollouts=bar.update)
             curves[t] = coverage_curve(matrix).tolist()
             intervals[t] = coverage_interval(matrix).tolist()
             bar.write(f"coverage {label} t={t}: success@1 {curves[t][0]:.2f}, success@{k} {curves[t][-1]:.2f}")
@@ -50,10 +50,10 @@ def run_coverage(checkpoints: list[Path], starts: int, k: int, fractions: list[f
                                     "intervals": intervals, "best_t": best_t}
         report["summary"][label] = {"best_t": best_t, f"success@{k}": curves[best_t][-1],
                                     "success@1": curves[best_t][0], f"success@{k} interval": intervals[best_t][-1]}
-        twin = IN_DISTRIBUTION.get(cfg.task)
+        twin = embodiment(cfg.task).in_distribution
         if indist_starts > 0 and twin:
             bar.set_postfix_str(f"{label} in distribution")
-            matrix = success_at_k(policy, twin, indist_starts, k, 0, execute=cfg.execute, on_rollouts=bar.update)
+            matrix = success_at_k(sampler, twin, indist_starts, k, 0, execute=cfg.execute, on_rollouts=bar.update)
             curve = coverage_curve(matrix).tolist()
             bar.write(f"in distribution ({twin}) {label} t=0: success@1 {curve[0]:.2f}, success@{k} {curve[-1]:.2f}")
             report["methods"][label]["in_distribution"] = {"task": twin, "curve": curve,
@@ -121,9 +121,9 @@ def plot_action_spread(checkpoint: Path, path: Path, fractions=(0.0, 0.25, 0.5, 
                        task_name: str | None = None) -> dict:
     """Scatter of the first action of sampled chunks at one context (an evaluation start) as t grows."""
     policy, cfg = load_policy(checkpoint)
-    spec = task_spec(cfg.task)
-    env = make_goal_env(cfg.task, seed=42, tasks=[task_name] if task_name else None)
-    context, proprio = spec.from_env_observation(env.reset()[None])
+    spec = embodiment(cfg.task)
+    env = spec.make_env(seed=42, tasks=[task_name] if task_name else None)
+    context, proprio = spec.split_observation(env.reset()[None])
     context = torch.from_numpy(np.repeat(context, samples, 0))
     proprio = torch.from_numpy(np.ascontiguousarray(np.repeat(proprio, samples, 0)))
     fig, axes = plt.subplots(1, len(fractions), figsize=(3 * len(fractions), 3), sharex=True, sharey=True)

@@ -2,74 +2,17 @@
 
 For row i of an episode: the chunk is actions[i : i + H] (padded with the episode's last action),
 the goal is relabelled from the same episode (its last row, as the authors do; a random future row;
-or, for an object task, the last row where the object rests), and the context/proprio are built as the task defines:
-    pointmaze: context = (x, y, goal x, goal y), no proprio
-    cube:      context = goal cube position (x, y, z), proprio = the 28-D state
+or, for an object task, the last row where the object rests), and the context/proprio are cut from the
+RL observation (state ++ goal) as the task's `Embodiment` says.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from tmrl_learning.data.dataset import Dataset
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str
-    context_dim: int
-    proprio_dim: int
-    action_dim: int
-    # goal_relabel "rest": (qpos index of the object's height, the most it may have when resting) in m;
-    # None where the task has no object that rests
-    rest: tuple[int, float] | None = None
-
-    def resting(self, dataset: Dataset) -> np.ndarray:
-        """(N,) bool: rows where the task's object rests (goal_relabel "rest")."""
-        if self.rest is None or dataset.qpos is None:
-            raise ValueError(f"task {self.name} defines no resting object: goal_relabel 'rest' does not apply")
-        index, height = self.rest
-        return dataset.qpos[:, index] <= height
-
-    def goal_of(self, dataset: Dataset, rows: np.ndarray) -> np.ndarray:
-        if self.name.startswith("pointmaze"):
-            return dataset.observations[rows, :2]
-        return dataset.qpos[rows, 14:17]  # cube position (x, y, z) in m
-
-    def split_observation(self, obs: np.ndarray, goal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """-> (context, proprio) for dataset rows or for the goal env's observation layout."""
-        if self.name.startswith("pointmaze"):
-            return np.concatenate([obs[..., :2], goal], -1), obs[..., :0]
-        return goal, obs[..., :28]
-
-    def from_env_observation(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The goal env's RL observation (state ++ goal) -> (context, proprio)."""
-        if self.name.startswith("pointmaze"):
-            return obs[..., :4], obs[..., :0]
-        return obs[..., 28:31], obs[..., :28]
-
-
-TASK_SPECS = {
-    "pointmaze-large-to-giant": TaskSpec("pointmaze-large-to-giant", 4, 0, 2),
-    "cube-single-heldout": TaskSpec("cube-single-heldout", 3, 28, 5, rest=(16, 0.025)),
-    # the in-distribution twins (data/splits.py): same layouts, for sanity evaluation
-    "pointmaze-large": TaskSpec("pointmaze-large", 4, 0, 2),
-    "cube-single-indist": TaskSpec("cube-single-indist", 3, 28, 5, rest=(16, 0.025)),
-}
-
-
-def task_spec(name: str) -> TaskSpec:
-    if name == "lineworld":  # the toy task of the tests (data from demonstrations or a bag)
-        from tmrl_learning.data.toy import LineWorldSpec
-
-        return LineWorldSpec()
-    if name not in TASK_SPECS:
-        raise KeyError(f"unknown task {name!r}; known: {sorted(TASK_SPECS)}")
-    return TASK_SPECS[name]
-
+from tmrl_learning.embodiment import Embodiment
 
 GOAL_RELABELS = ("final", "future", "rest")
 
@@ -92,7 +35,7 @@ def last_resting_rows(resting: np.ndarray, ends: np.ndarray) -> np.ndarray:
 class ChunkSampler:
     """Random batches (actions (B, H, d), context (B, C), proprio (B, P)) from a dataset."""
 
-    def __init__(self, dataset: Dataset, spec: TaskSpec, horizon: int, goal_relabel: str = "final", seed: int = 0):
+    def __init__(self, dataset: Dataset, spec: Embodiment, horizon: int, goal_relabel: str = "final", seed: int = 0):
         if goal_relabel not in GOAL_RELABELS:
             raise ValueError(f"goal_relabel must be one of {GOAL_RELABELS}, got {goal_relabel!r}")
         if dataset.actions.shape[1] != spec.action_dim:
@@ -121,7 +64,8 @@ class ChunkSampler:
         return self.spec.goal_of(self.dataset, goal_rows)
 
     def tensors(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        context, proprio = self.spec.split_observation(self.dataset.observations[rows], self.goals(rows))
+        context, proprio = self.spec.split_observation(
+            self.spec.rl_observation(self.dataset.observations[rows], self.goals(rows)))
         actions = self.actions[torch.from_numpy(self.chunk_rows[rows])]
         return actions, torch.from_numpy(np.ascontiguousarray(context, np.float32)), \
             torch.from_numpy(np.ascontiguousarray(proprio, np.float32))

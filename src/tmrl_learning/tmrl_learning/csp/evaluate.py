@@ -9,34 +9,33 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from tmrl_learning.csp.data import task_spec
-from tmrl_learning.csp.policy import FlowPolicy
-from tmrl_learning.data.envs import make_goal_env
+from tmrl_learning.sampler import Sampler, draw_inputs
+from tmrl_learning.tasks import embodiment
 
 
-def rollout_batch(policy: FlowPolicy, task: str, seeds: list[int], timestep: int, execute: int = 5,
+def rollout_batch(sampler: Sampler, task: str, seeds: list[int], timestep: int, execute: int = 5,
                   task_names: list[str] | None = None, max_steps: int | None = None,
                   noise_seed: int = 0, envs: list | None = None) -> np.ndarray:
     """One episode per seed, all stepped together (one batched policy call per macro-step).
     `envs` (one per seed) are reused when given: each is reseeded, so the episode is the same as in a
     new env. Returns success (len(seeds),) as bool."""
-    spec = task_spec(task)
+    spec = embodiment(task)
     if envs is None:
-        envs = [make_goal_env(task, seed=s, tasks=task_names) for s in seeds]
+        envs = [spec.make_env(seed=s, tasks=task_names) for s in seeds]
     for env, s in zip(envs, seeds, strict=True):
         env.rng = np.random.default_rng(s)
     obs = np.stack([env.reset() for env in envs])
     done = np.zeros(len(envs), bool)
     success = np.zeros(len(envs), bool)
-    limit = max_steps or envs[0].split.max_steps
+    limit = max_steps or spec.max_steps
     steps = 0
     generator = torch.Generator().manual_seed(noise_seed)
     while not done.all() and steps < limit:
         active = np.flatnonzero(~done)
-        context, proprio = spec.from_env_observation(obs[active])
-        t = torch.full((len(active),), timestep, dtype=torch.long)
-        chunks = policy.sample(torch.from_numpy(context), torch.from_numpy(np.ascontiguousarray(proprio)),
-                               timestep=t, generator=generator).numpy()
+        context, proprio = spec.split_observation(obs[active])
+        noise = draw_inputs(sampler, len(active), generator)
+        chunks = sampler.sample(context, proprio, noise["action_noise"], np.full(len(active), timestep),
+                                noise["context_noise"])
         for k, i in enumerate(active):
             result = envs[i].step_chunk(chunks[k], execute)
             obs[i] = result.observation
@@ -47,23 +46,23 @@ def rollout_batch(policy: FlowPolicy, task: str, seeds: list[int], timestep: int
     return success
 
 
-def success_rate(policy: FlowPolicy, task: str, episodes: int = 8, timestep: int = 0, execute: int = 5,
+def success_rate(sampler: Sampler, task: str, episodes: int = 8, timestep: int = 0, execute: int = 5,
                  seed: int = 10_000) -> float:
     seeds = list(range(seed, seed + episodes))
-    return float(rollout_batch(policy, task, seeds, timestep, execute, noise_seed=seed).mean())
+    return float(rollout_batch(sampler, task, seeds, timestep, execute, noise_seed=seed).mean())
 
 
-def success_at_k(policy: FlowPolicy, task: str, starts: int, k: int, timestep: int, execute: int = 5,
+def success_at_k(sampler: Sampler, task: str, starts: int, k: int, timestep: int, execute: int = 5,
                  base_seed: int = 42, on_rollouts=None) -> np.ndarray:
     """(starts, k) success matrix: start i uses env seed base_seed + i for its task draw and layout;
     the K rollouts differ in the policy's noise. success@j = matrix[:, :j].any(1).mean().
     `on_rollouts()` is called after each of the K batches of rollouts (progress)."""
     results = np.zeros((starts, k), bool)
     seeds = [base_seed + i for i in range(starts)]
-    envs = [make_goal_env(task, seed=s) for s in seeds]  # built once: a cube env takes ~0.1-2 s to make
+    envs = [embodiment(task).make_env(seed=s) for s in seeds]  # built once: a cube env takes ~0.1-2 s to make
     for j in range(k):
         # Same env seed per start across j (same start state), different policy noise per j.
-        results[:, j] = rollout_batch(policy, task, seeds, timestep, execute, noise_seed=1000 * j + timestep,
+        results[:, j] = rollout_batch(sampler, task, seeds, timestep, execute, noise_seed=1000 * j + timestep,
                                       envs=envs)
         if on_rollouts is not None:
             on_rollouts()

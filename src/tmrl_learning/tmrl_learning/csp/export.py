@@ -8,6 +8,8 @@ sampler when it is built, and refuses to serve if they differ by more than `tole
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -29,22 +31,37 @@ class _Unrolled(torch.nn.Module):
 
 def export_onnx(policy: FlowPolicy, path: str | Path) -> Path:
     """Write the batch-1 sampler (inputs context (1, C), proprio (1, P), noise (1, d), timestep (1,)
-    int64, context_noise (1, C); output chunk (1, H, d)) to `path`."""
+    int64, context_noise (1, C); output chunk (1, H, d)) to `path`. Safe when several processes export
+    to one path at once (robots:=2, a policy server beside in-process samplers): each writes a file of
+    its own and moves it into place atomically, so `path` is always one whole export."""
     path = Path(path)
+    tmp = _private_file(path)
+    try:
+        _export(policy, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _private_file(path: Path) -> Path:
+    handle, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    return Path(name)
+
+
+def _export(policy: FlowPolicy, path: Path) -> None:
     m = policy.cfg.model
     example = (torch.zeros(1, m.context_dim), torch.zeros(1, m.proprio_dim), torch.zeros(1, m.action_dim),
                torch.zeros(1, dtype=torch.long), torch.zeros(1, m.context_dim))
-    tmp = path.with_name(path.name + ".partial")
     with warnings.catch_warnings():
         # Tracing fixes the Python-level shape checks at batch 1, which is what is exported; the
         # exporter's deprecation notice is about its own future.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(_Unrolled(policy.eval()), example, str(tmp), dynamo=False, opset_version=17,
+        torch.onnx.export(_Unrolled(policy.eval()), example, str(path), dynamo=False, opset_version=17,
                           input_names=["context", "proprio", "noise", "timestep", "context_noise"],
                           output_names=["chunk"])
-    tmp.replace(path)
-    return path
 
 
 class OnnxSampler:
@@ -54,12 +71,20 @@ class OnnxSampler:
     def __init__(self, policy: FlowPolicy, path: str | Path, threads: int = 1, tolerance: float = 1e-5):
         import onnxruntime as ort
 
-        export_onnx(policy, path)
+        # The session is built from this process' own export, before it is moved into place: another
+        # process replacing `path` meanwhile cannot hand us a half-written file.
+        path, own = Path(path), _private_file(Path(path))
+        try:
+            _export(policy, own)
+            model = own.read_bytes()
+            own.replace(path)
+        finally:
+            own.unlink(missing_ok=True)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(threads, 1)
         options.inter_op_num_threads = 1
         # MatMul+Add -> Gemm needs 2-D operands and wraps each in reshapes: more nodes, slower here
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
+        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"],
                                             disabled_optimizers=["MatMulAddFusion"])
         self.inputs = {i.name for i in self.session.get_inputs()}  # the exporter drops unused ones
         self.max_difference = self._check(policy, tolerance)

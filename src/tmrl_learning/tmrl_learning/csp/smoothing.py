@@ -55,3 +55,25 @@ class ContextSmoother:
         """Map a fraction in [0, 1] of the schedule to an integer timestep (0 = clean, 1 = T)."""
         fraction = torch.as_tensor(fraction, dtype=torch.float32).clamp(0.0, 1.0)
         return torch.round(fraction * self.num_timesteps).long()
+
+
+def perceived_distance(smoother: ContextSmoother, target: torch.Tensor, data: torch.Tensor,
+                       noise_bound: float = 1.0) -> tuple[int, float]:
+    """How close steering can bring an out-of-data context to what the policy saw in training.
+
+    `target` (C,) is the context the policy should act on (a held-out goal), `data` (N, C) the
+    training contexts, both as the policy sees them (after its normaliser). At timestep t the policy
+    sees c_t = sqrt(abar_t) c + sqrt(1 - abar_t) eps. Steering picks eps within [-noise_bound,
+    noise_bound]^C; the corrupted target then equals the corruption of a training context c' with
+    noise eps' = eps + sqrt(abar_t / (1 - abar_t)) (target - c'). Returns (t, |eps'|_inf) at the best t
+    and c': the noise the policy would have to believe in, in standard deviations. Within ~2 the
+    steered context is a typical training input (the policy perceives an in-data context); far beyond,
+    no choice of t and eps makes it one."""
+    abar = smoother.alpha_bar.double()[1:]  # t = 1..T (t = 0 is the clean context: exact, never in-data)
+    ratio = (abar / (1.0 - abar)).sqrt()                                   # (T,)
+    gap = (target.double()[None] - data.double()).abs()                    # (N, C)
+    needed = (ratio[:, None, None] * gap[None] - noise_bound).clamp_min(0)  # (T, N, C)
+    worst = needed.amax(-1)                                                 # (T, N)
+    best = worst.amin(-1)                                                   # (T,)
+    t = int(best.argmin())
+    return t + 1, float(best[t])

@@ -1,10 +1,8 @@
-"""Goal-conditioned OGBench environments for fine-tuning: sparse reward, termination at success,
+"""Goal-conditioned simulated environments for fine-tuning: sparse reward, termination at success,
 macro-steps over action chunks, and a vector of environments stepped together.
 
-Each environment exposes
-    observation (obs_dim,)   the RL observation (state ++ goal)
-    context     (context_dim,) the part of the observation that CSP noises
-and returns reward 0 on success, -1 otherwise.
+Each environment belongs to an `Embodiment` (its dimensions, tasks, limit and success radius), returns
+the RL observation (state ++ goal), and rewards 0 on success, -1 otherwise.
 """
 
 from __future__ import annotations
@@ -14,15 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tmrl_learning.data.generate import make_env
-from tmrl_learning.data.splits import (
-    CUBE_SINGLE_HELDOUT,
-    CUBE_SINGLE_INDIST,
-    POINTMAZE_LARGE,
-    POINTMAZE_LARGE_TO_GIANT,
-    Split,
-    Task,
-    split,
-)
+from tmrl_learning.embodiment import Embodiment, Task
 
 
 @dataclass
@@ -36,15 +26,13 @@ class StepResult:
 
 
 class GoalEnv:
-    """Base: one OGBench env, one split; a task is drawn per reset (or given)."""
+    """Base: one simulated environment of an embodiment; a task is drawn per reset (or given)."""
 
-    obs_dim: int
-    context_dim: int
-    action_dim: int
-
-    def __init__(self, task_split: Split, seed: int = 0, tasks: list[str] | None = None):
-        self.split = task_split
-        self.tasks = [task_split.task(n) for n in tasks] if tasks else list(task_split.tasks)
+    def __init__(self, embodiment: Embodiment, seed: int = 0, tasks: tuple[Task, ...] = ()):
+        self.embodiment = embodiment
+        self.obs_dim, self.action_dim = embodiment.obs_dim, embodiment.action_dim
+        self.context_dim = embodiment.context_dim
+        self.tasks = list(tasks or embodiment.tasks)
         self.rng = np.random.default_rng(seed)
         self.seed = seed
         self.task: Task | None = None
@@ -55,11 +43,15 @@ class GoalEnv:
     def _reset_task(self, task: Task, seed: int) -> np.ndarray: ...
     def _step_raw(self, action: np.ndarray) -> np.ndarray: ...
     def _success(self) -> bool: ...
-    def context_of(self, observation: np.ndarray) -> np.ndarray: ...
+
+    def goal(self) -> np.ndarray:
+        """The running episode's goal, as the observation's last goal_dim values show it."""
+        return np.asarray(self._obs)[self.obs_dim - self.embodiment.goal_dim:] if self._obs is not None else \
+            np.zeros(0, np.float32)
 
     # -- common ---------------------------------------------------------------------------------
     def reset(self, task: str | None = None) -> np.ndarray:
-        self.task = self.split.task(task) if task else self.tasks[self.rng.integers(len(self.tasks))]
+        self.task = self.embodiment.task(task) if task else self.tasks[self.rng.integers(len(self.tasks))]
         self.steps = 0
         self._obs = self._reset_task(self.task, int(self.rng.integers(2**31)))
         return self._obs.copy()
@@ -76,7 +68,7 @@ class GoalEnv:
         self.steps += 1
         success = self._success()
         return StepResult(self._obs.copy(), 0.0 if success else -1.0, success,
-                          (not success) and self.steps >= self.split.max_steps, success)
+                          (not success) and self.steps >= self.embodiment.max_steps, success)
 
     def step_chunk(self, chunk: np.ndarray, execute: int) -> StepResult:
         """Macro-step: run the first `execute` actions of a chunk (H, d), summing rewards; stop
@@ -96,13 +88,11 @@ class GoalEnv:
 
 
 class PointMazeGoalEnv(GoalEnv):
-    """Observation = context = (agent x, agent y, goal x, goal y); the whole vector is noised."""
+    """Observation = (agent x, agent y, goal x, goal y)."""
 
-    obs_dim, context_dim, action_dim = 4, 4, 2
-
-    def __init__(self, task_split: Split = POINTMAZE_LARGE_TO_GIANT, seed: int = 0, tasks: list[str] | None = None):
-        super().__init__(task_split, seed, tasks)
-        self.env = make_env(task_split.env_id, terminate_at_goal=False).unwrapped
+    def __init__(self, embodiment: Embodiment, seed: int = 0, tasks: tuple[Task, ...] = ()):
+        super().__init__(embodiment, seed, tasks)
+        self.env = make_env(embodiment.env_id, terminate_at_goal=False).unwrapped
         self.goal_xy = np.zeros(2)
 
     def _reset_task(self, task: Task, seed: int) -> np.ndarray:
@@ -121,32 +111,25 @@ class PointMazeGoalEnv(GoalEnv):
         return self._observe()
 
     def _success(self) -> bool:
-        return bool(np.linalg.norm(self.env.get_xy() - self.goal_xy) <= self.split.success_radius)
-
-    def context_of(self, observation: np.ndarray) -> np.ndarray:
-        return np.asarray(observation)[..., :4]
+        return bool(np.linalg.norm(self.env.get_xy() - self.goal_xy) <= self.embodiment.success_radius)
 
 
 class CubeGoalEnv(GoalEnv):
-    """Observation = 28-D cube-single state ++ 3-D goal; the context (noised) is the goal."""
+    """Observation = 28-D cube-single state ++ 3-D goal (cube position, m)."""
 
-    obs_dim, context_dim, action_dim = 31, 3, 5
-
-    def __init__(self, task_split: Split = CUBE_SINGLE_HELDOUT, seed: int = 0, tasks: list[str] | None = None,
-                 extra_tasks: tuple[Task, ...] = ()):
-        super().__init__(task_split, seed, tasks)
-        self.tasks += list(extra_tasks)
-        self.env = make_env(task_split.env_id, terminate_at_goal=False, mode="task").unwrapped
-        self.goal = np.zeros(3)
+    def __init__(self, embodiment: Embodiment, seed: int = 0, tasks: tuple[Task, ...] = ()):
+        super().__init__(embodiment, seed, tasks)
+        self.env = make_env(embodiment.env_id, terminate_at_goal=False, mode="task").unwrapped
+        self.goal_xyz = np.zeros(3)
 
     def _reset_task(self, task: Task, seed: int) -> np.ndarray:
-        self.goal = np.asarray(task.goal, dtype=np.float64)
+        self.goal_xyz = np.asarray(task.goal, dtype=np.float64)
         ob, _ = self.env.reset(seed=seed, options=dict(task_info=dict(
             task_name=task.name, init_xyzs=np.array([task.start]), goal_xyzs=np.array([task.goal]))))
         return self._observe(ob)
 
     def _observe(self, ob: np.ndarray) -> np.ndarray:
-        return np.concatenate([ob, self.goal]).astype(np.float32)
+        return np.concatenate([ob, self.goal_xyz]).astype(np.float32)
 
     def cube_position(self) -> np.ndarray:
         return self.env._data.joint("object_joint_0").qpos[:3].copy()
@@ -156,23 +139,7 @@ class CubeGoalEnv(GoalEnv):
         return self._observe(ob)
 
     def _success(self) -> bool:
-        return bool(np.linalg.norm(self.cube_position() - self.goal) <= self.split.success_radius)
-
-    def context_of(self, observation: np.ndarray) -> np.ndarray:
-        return np.asarray(observation)[..., 28:31]
-
-
-ENV_CLASSES = {POINTMAZE_LARGE_TO_GIANT.name: PointMazeGoalEnv, POINTMAZE_LARGE.name: PointMazeGoalEnv,
-               CUBE_SINGLE_HELDOUT.name: CubeGoalEnv, CUBE_SINGLE_INDIST.name: CubeGoalEnv}
-
-
-def make_goal_env(split_name: str, seed: int = 0, tasks: list[str] | None = None) -> GoalEnv:
-    if split_name == "lineworld":  # the toy task of the tests (data/toy.py)
-        from tmrl_learning.data.toy import LineWorld
-
-        return LineWorld(seed)
-    task_split = split(split_name)
-    return ENV_CLASSES[task_split.name](task_split, seed=seed, tasks=tasks)
+        return bool(np.linalg.norm(self.cube_position() - self.goal_xyz) <= self.embodiment.success_radius)
 
 
 class VectorEnv:
@@ -188,14 +155,12 @@ class VectorEnv:
         self.envs = list(envs)
         self.num_envs = len(envs)
         first = self.envs[0]
+        self.embodiment = first.embodiment
         self.obs_dim, self.context_dim, self.action_dim = first.obs_dim, first.context_dim, first.action_dim
 
     def reset(self) -> np.ndarray:
         """(N, obs_dim)"""
         return np.stack([env.reset() for env in self.envs])
-
-    def contexts(self, observations: np.ndarray) -> np.ndarray:
-        return self.envs[0].context_of(observations)
 
     def step_chunks(self, chunks: np.ndarray, execute: int) -> dict[str, np.ndarray]:
         """chunks (N, H, d) -> dict of next_observation (N, obs_dim), reward, terminated, truncated,
@@ -217,9 +182,9 @@ class VectorEnv:
                                                                                               strict=True)])
         return out
 
-
-def VectorGoalEnv(split_name: str, num_envs: int, seed: int = 0, tasks: list[str] | None = None) -> VectorEnv:  # noqa: N802
-    """`num_envs` goal envs of a split, seeded apart."""
-    if num_envs < 1:
-        raise ValueError(f"num_envs must be >= 1, got {num_envs}")
-    return VectorEnv([make_goal_env(split_name, seed=seed + 1000 * i, tasks=tasks) for i in range(num_envs)])
+    @classmethod
+    def of(cls, embodiment: Embodiment, num_envs: int, seed: int = 0, tasks: list[str] | None = None) -> VectorEnv:
+        """`num_envs` environments of an embodiment, seeded apart."""
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        return cls([embodiment.make_env(seed=seed + 1000 * i, tasks=tasks) for i in range(num_envs)])

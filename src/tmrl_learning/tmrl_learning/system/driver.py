@@ -1,13 +1,30 @@
-"""The simulated robot behind the driver interface: reset into a task, execute (part of) an action
-chunk, report the observation before every executed action and the one after the last."""
+"""The driver protocol: what a robot or a simulator offers the fine-tuning graph.
+
+    reset(seed)                -> Observation       start an episode (of the embodiment's tasks)
+    observation()              -> Observation       the latest, with its acquisition stamp
+    check_chunk / check_decision_point              refuse malformed or stale chunks with a reason
+    execute(chunk, steps, ...) -> ChunkOutcome      run part of a chunk at the control rate, each
+                                                    action through the safety step
+    label(episode_id, success)                      a human's verdict ends the running episode
+    stop()                                          halt the device now (a cancelled goal, a shutdown)
+
+`EpisodeDriver` implements everything but the device: episode ids, decision points, labels, the
+safety step, the control period and the timestamps. A device implements `_start(seed)`, `_act(action)`
+and `_halt()`. `SimDriver` is the simulated device (an embodiment's environment); a robot driver is
+another subclass, served by the same ROS node (tmrl_ros.driver_node).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-from tmrl_learning.system.tasks import sim_task
+from tmrl_learning.data.envs import GoalEnv, StepResult
+from tmrl_learning.embodiment import Embodiment
+from tmrl_learning.system.safety import SafetyFilter, SafetyLimits, UnsafeAction
 
 
 @dataclass
@@ -17,6 +34,7 @@ class Observation:
     step: int                # macro-steps executed in this episode
     task: str
     goal: np.ndarray
+    stamp: float = 0.0       # acquisition time (time.time(), s)
 
 
 @dataclass
@@ -28,20 +46,47 @@ class ChunkOutcome:
     success: bool
     observation: Observation        # after the last executed action
     observations: np.ndarray        # (executed, obs_dim): before each executed action
+    stamps: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (executed,): when each action was sent
+    refused: str = ""               # why the safety step stopped the chunk ("" = it did not)
 
 
-class SimDriver:
+class Driver(Protocol):
+    embodiment: Embodiment
+    episode_id: int
+    ended: bool
+
+    def reset(self, seed: int = -1) -> Observation: ...
+    def observation(self) -> Observation: ...
+    def check_chunk(self, data: np.ndarray, horizon: int, action_dim: int, steps: int) -> np.ndarray: ...
+    def check_decision_point(self, episode_id: int, step: int) -> None: ...
+    def execute(self, chunk: np.ndarray, steps: int = 0, should_stop=..., on_step=None) -> ChunkOutcome: ...
+    def label(self, episode_id: int, success: bool) -> bool: ...
+    def stop(self) -> None: ...
+
+
+class EpisodeDriver:
     """Human labels (`label`) end the labelled episode at its next action: success as a terminal
     success (that action's reward becomes the sparse success reward, 0 instead of -1), failure as a
-    cut (truncated: the state is not terminal, the learner bootstraps)."""
+    cut (truncated: the state is not terminal, the learner bootstraps). An action the safety step
+    refuses stops the chunk and ends the episode (terminated, not a success): the device holds."""
 
-    def __init__(self, task: str, seed: int = 0):
-        self.task = sim_task(task)
-        self.env = self.task.make_env(seed)
-        self.obs_dim, self.action_dim = self.task.obs_dim, self.task.spec.action_dim
-        self.episode_id, self.step, self._obs, self.ended = -1, 0, None, True
+    def __init__(self, embodiment: Embodiment, control_period_s: float = 0.0, safety: SafetyLimits | None = None):
+        self.embodiment = embodiment
+        self.obs_dim, self.action_dim = embodiment.obs_dim, embodiment.action_dim
+        low, high = embodiment.action_bounds
+        self.safety = SafetyFilter(safety or SafetyLimits(low, high))
+        self.control_period_s = control_period_s
+        self.episode_id, self.step, self._obs, self._stamp, self.ended = -1, 0, None, 0.0, True
         self._label: tuple[int, bool] | None = None  # (episode_id, success) from a human
 
+    # ---- the device ---------------------------------------------------------------------------------
+    def _start(self, seed: int) -> np.ndarray: ...            # -> the first RL observation
+    def _act(self, action: np.ndarray) -> StepResult: ...     # one action, then the observation after it
+    def _halt(self) -> None: ...                              # stop moving now
+    def _task_name(self) -> str: ...
+    def _goal(self) -> np.ndarray: ...
+
+    # ---- the protocol -------------------------------------------------------------------------------
     def label(self, episode_id: int, success: bool) -> bool:
         """A human's verdict on an episode; False (ignored) unless it is the one running."""
         if self.ended or episode_id != self.episode_id:
@@ -54,9 +99,9 @@ class SimDriver:
         return label[1] if label is not None and label[0] == self.episode_id else None
 
     def reset(self, seed: int = -1) -> Observation:
-        if seed >= 0:
-            self.env.rng = np.random.default_rng(seed)
-        self._obs = np.asarray(self.env.reset(), np.float32)
+        self._obs = np.asarray(self._start(seed), np.float32)
+        self._stamp = time.time()
+        self.safety.reset()
         self.episode_id += 1
         self.step, self.ended = 0, False
         return self.observation()
@@ -64,14 +109,14 @@ class SimDriver:
     def observation(self) -> Observation:
         if self._obs is None:
             raise RuntimeError("no episode yet: call reset() first")
-        goal = getattr(self.env, "goal_xy", getattr(self.env, "goal", np.zeros(0)))
-        return Observation(self._obs.copy(), self.episode_id, self.step, self.task.name,
-                           np.asarray(goal, np.float32))
+        return Observation(self._obs.copy(), self.episode_id, self.step, self._task_name(),
+                           np.asarray(self._goal(), np.float32), self._stamp)
 
     def check_chunk(self, data: np.ndarray, horizon: int, action_dim: int, steps: int) -> np.ndarray:
         """Flat chunk data -> (H, d), or ValueError naming what is wrong."""
         if action_dim != self.action_dim:
-            raise ValueError(f"chunk actions are {action_dim}-D, task {self.task.name} needs {self.action_dim}-D")
+            raise ValueError(f"chunk actions are {action_dim}-D, task {self.embodiment.name} needs "
+                             f"{self.action_dim}-D")
         data = np.asarray(data, np.float32)
         if horizon < 1 or data.size != horizon * action_dim:
             raise ValueError(f"chunk has {data.size} values, expected horizon {horizon} x {action_dim}")
@@ -90,19 +135,31 @@ class SimDriver:
                              f"episode {self.episode_id} step {self.step}")
 
     def execute(self, chunk: np.ndarray, steps: int = 0, should_stop=lambda: False, on_step=None) -> ChunkOutcome:
-        """Run the first `steps` actions (0: all) of chunk (H, d); stop early at termination, at the
-        time limit, or when `should_stop()` says so (a cancelled goal). `on_step(k, reward, success)`
-        is called after each action."""
+        """Run the first `steps` actions (0: all) of chunk (H, d), one per control period; stop early
+        at termination, at the time limit, at a refused action, or when `should_stop()` says so (a
+        cancelled goal). `on_step(k, reward, success)` is called after each action."""
         if self.ended:
             raise RuntimeError("the episode has ended: reset before executing")
         steps = steps or len(chunk)
-        before, total, result = [], 0.0, None
+        before, stamps, total, refused = [], [], 0.0, ""
+        terminated = truncated = success = False
+        next_time = time.monotonic()
         for k in range(steps):
             if k and should_stop():
                 break
+            try:
+                action = self.safety(chunk[k])
+            except UnsafeAction as err:
+                self._halt()
+                refused, terminated = str(err), True
+                break
+            if self.control_period_s:
+                time.sleep(max(next_time - time.monotonic(), 0.0))
+                next_time = max(next_time, time.monotonic()) + self.control_period_s
             before.append(self._obs.copy())
-            result = self.env.step(chunk[k])
-            self._obs = np.asarray(result.observation, np.float32)
+            stamps.append(time.time())
+            result = self._act(action)
+            self._obs, self._stamp = np.asarray(result.observation, np.float32), time.time()
             reward, terminated, truncated, success = (float(result.reward), bool(result.terminated),
                                                       bool(result.truncated), bool(result.success))
             labelled = self._take_label()
@@ -117,4 +174,41 @@ class SimDriver:
                 break
         self.step += 1
         self.ended = terminated or truncated
-        return ChunkOutcome(len(before), total, terminated, truncated, success, self.observation(), np.stack(before))
+        observations = np.stack(before) if before else np.zeros((0, self.obs_dim), np.float32)
+        return ChunkOutcome(len(before), total, terminated, truncated, success, self.observation(), observations,
+                            np.asarray(stamps), refused)
+
+    def stop(self) -> None:
+        self._halt()
+
+
+class SimDriver(EpisodeDriver):
+    """An embodiment's simulated environment as the device."""
+
+    def __init__(self, embodiment: Embodiment, seed: int = 0, control_period_s: float = 0.0,
+                 safety: SafetyLimits | None = None, env: GoalEnv | None = None):
+        super().__init__(embodiment, control_period_s, safety)
+        self.env = env if env is not None else embodiment.make_env(seed)
+
+    def _start(self, seed: int) -> np.ndarray:
+        if seed >= 0:
+            self.env.rng = np.random.default_rng(seed)
+        return self.env.reset()
+
+    def _act(self, action: np.ndarray) -> StepResult:
+        return self.env.step(action)
+
+    def _halt(self) -> None:
+        pass  # a simulator does not move between steps
+
+    def _task_name(self) -> str:
+        return self.embodiment.name
+
+    def _goal(self) -> np.ndarray:
+        return self.env.goal()
+
+
+def make_driver(embodiment: Embodiment, seed: int = 0, **kwargs) -> EpisodeDriver:
+    """The driver of an embodiment: its own (a robot's `make_driver_fn`), else its simulator's."""
+    factory = embodiment.make_driver_fn or SimDriver
+    return factory(embodiment, seed, **kwargs)

@@ -49,8 +49,10 @@ class EpisodeBook:
         if ep.done:  # a late transition of an episode already closed (e.g. by our time limit)
             return events
         ep.steps, ep.episode_return = max(ep.steps, step + 1), ep.episode_return + reward
-        if terminated or success:
-            events.append(self._close(source, ep, SUCCEEDED if success else FAILED, success, "terminal state"))
+        if success:
+            events.append(self._close(source, ep, SUCCEEDED, True, "task achieved"))
+        elif terminated:
+            events.append(self._close(source, ep, FAILED, False, "terminal state without success"))
         elif truncated:
             events.append(self._close(source, ep, TIMED_OUT, False, "driver time limit"))
         elif self.max_steps and ep.steps >= self.max_steps:

@@ -13,6 +13,7 @@ import torch
 
 from tmrl_learning.system.steering import actor_bytes
 from tmrl_learning.tmrl.agent import SteeringAgent
+from tmrl_learning.tmrl.config import UpdateSchedule
 from tmrl_learning.tmrl.replay import ReplayBuffer
 
 Key = tuple[str, int, int]
@@ -21,17 +22,20 @@ Key = tuple[str, int, int]
 @dataclass
 class LearnerConfig:
     capacity: int = 200_000
-    warmup_transitions: int = 256       # transitions before the first update
-    updates_per_transition: float = 1.0  # the update-to-data ratio
-    publish_every: int = 20             # updates between published actor weights
+    publish_every: int = 20             # updates between published actor weights (and after the first)
     checkpoint_every: int = 200         # new transitions between checkpoints
     offline_fraction: float = 0.0       # RLPD: 0.5 with an offline buffer
     seed: int = 0
 
 
 class Learner:
-    def __init__(self, agent: SteeringAgent, cfg: LearnerConfig, out_dir: str | Path | None = None):
+    """Updates as `schedule` says (tmrl/config.py: the rule the in-process runner follows too)."""
+
+    def __init__(self, agent: SteeringAgent, cfg: LearnerConfig, out_dir: str | Path | None = None,
+                 schedule: UpdateSchedule | None = None):
         self.agent, self.cfg = agent, cfg
+        self.schedule = schedule or UpdateSchedule()
+        self.schedule.validate()
         executed_dim = agent.action_critic.executed_dim if agent.action_critic is not None else 0
         self.buffer = ReplayBuffer(agent.obs_dim, agent.action_dim, cfg.capacity, executed_dim)
         self.keys: set[Key] = set()
@@ -62,10 +66,19 @@ class Learner:
 
     # ---- learning ----------------------------------------------------------------------------------
     def due_updates(self) -> int:
-        if self.received < max(self.cfg.warmup_transitions, 1) or len(self.buffer) < 2:
+        if len(self.buffer) < 2:
             return 0
-        target = int((self.received - self.cfg.warmup_transitions) * self.cfg.updates_per_transition)
-        return max(target - self.updates, 0)
+        return max(self.schedule.due(self.received) - self.updates, 0)
+
+    def allowance(self) -> float:
+        """Transitions the actors may still send before this learner falls more than the schedule's
+        max_lag updates behind (inf: no limit)."""
+        return self.schedule.allowance(self.received, self.updates)
+
+    def achieved_ratio(self) -> float:
+        """Updates per transition since the warm-up (the configured ratio when the learner keeps up)."""
+        after = self.received - self.schedule.warmup_transitions
+        return self.updates / after if after > 0 else 0.0
 
     def update(self) -> dict[str, float]:
         batch = self.buffer.sample(self.agent.cfg.batch_size * self.agent.cfg.utd, self.rng, self.cfg.offline_fraction)
@@ -74,7 +87,8 @@ class Learner:
         return self.metrics
 
     def should_publish(self) -> bool:
-        return self.updates > 0 and self.updates % self.cfg.publish_every == 0
+        """After the first update (it ends the actors' random warm-up), then every publish_every."""
+        return self.updates == 1 or (self.updates > 0 and self.updates % self.cfg.publish_every == 0)
 
     def export_actor(self) -> tuple[int, bytes, str]:
         """-> (version, weights, sha256); the version counts exports."""

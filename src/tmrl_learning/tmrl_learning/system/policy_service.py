@@ -1,18 +1,17 @@
-"""The frozen CSP policy behind a request/response interface: one chunk per request, every input
-checked first, so a malformed request is refused with a reason instead of raising inside a server."""
+"""A frozen policy (any Sampler) behind a request/response interface: one chunk per request, every
+input checked first, so a malformed request is refused with a reason instead of raising inside a server."""
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from tmrl_learning.csp.train import load_policy
+from tmrl_learning.csp.sampler import load_sampler
+from tmrl_learning.sampler import Sampler
 
 
 class RequestError(ValueError):
@@ -31,29 +30,25 @@ class ChunkRequest:
 
 
 class PolicyService:
-    def __init__(self, checkpoint: str, threads: int = 1, backend: str = "torch", onnx_path: str | None = None):
-        """backend "onnx": the sampler as one ONNX Runtime graph (checked against PyTorch when built),
-        written to `onnx_path` (default: next to the checkpoint); requests it cannot take (a full
-        chunk of noise, CFG guidance) go to PyTorch."""
-        if backend not in ("torch", "onnx"):
-            raise ValueError(f"unknown sampler backend {backend!r}; expected 'torch' or 'onnx'")
+    """Serves any Sampler (tmrl_learning.sampler): the flow policy, or a VLA. Requests that leave the
+    action or context noise empty get it drawn here, as the policy itself would."""
+
+    def __init__(self, sampler: Sampler, name: str = ""):
+        self.sampler = sampler
+        self.horizon, self.action_dim = sampler.horizon, sampler.action_dim
+        self.context_dim, self.proprio_dim = sampler.context_dim, sampler.proprio_dim
+        self.num_timesteps = sampler.num_timesteps
+        self.version = 0
+        self.name = name
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str, threads: int = 1, backend: str = "torch",
+                        onnx_path: str | None = None) -> PolicyService:
+        """backend "onnx": the batch-1 sampler as one ONNX Runtime graph (checked against PyTorch when
+        built); requests it cannot take (a full chunk of noise, CFG guidance) go to PyTorch."""
         if threads:
             torch.set_num_threads(threads)
-        self.policy, self.config = load_policy(checkpoint)
-        self.onnx = None
-        if backend == "onnx":
-            from tmrl_learning.csp.export import OnnxSampler
-
-            path = onnx_path or str(checkpoint) + ".onnx"
-            if onnx_path is None and not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
-                path = os.path.join(tempfile.mkdtemp(prefix="tmrl_onnx_"), "sampler.onnx")
-            self.onnx = OnnxSampler(self.policy, path, threads)
-        self.horizon, self.action_dim = self.policy.chunk_shape
-        m = self.policy.cfg.model
-        self.context_dim, self.proprio_dim = m.context_dim, m.proprio_dim
-        self.num_timesteps = self.policy.smoother.num_timesteps
-        self.version = 0
-        self.checkpoint = checkpoint
+        return cls(load_sampler(checkpoint, backend, threads, onnx_path), str(checkpoint))
 
     def _vector(self, name: str, value, sizes: tuple[int, ...]) -> np.ndarray:
         value = np.asarray(value, np.float32).reshape(-1)
@@ -64,7 +59,8 @@ class PolicyService:
         return value
 
     def check(self, req: ChunkRequest) -> dict:
-        """The sampler's inputs for `req` as tensors, or RequestError naming the problem."""
+        """The sampler's inputs for `req` (batch 1, noise drawn where empty), or RequestError naming
+        the problem."""
         if req.context_is_noised:
             raise RequestError("the context is already noised; this server noises the clean context itself")
         context = self._vector("context", req.context, (self.context_dim,))
@@ -77,24 +73,18 @@ class PolicyService:
         guidance = None if math.isnan(req.guidance_weight) else float(req.guidance_weight)
         if guidance is not None and not math.isfinite(guidance):
             raise RequestError("guidance_weight is infinite")
-        return {
-            "context": torch.from_numpy(context)[None],
-            "proprio": torch.from_numpy(proprio)[None] if self.proprio_dim else None,
-            "action_noise": None if noise.size == 0 else torch.from_numpy(noise).reshape(1, -1, d).squeeze(1),
-            "timestep": torch.tensor([req.context_timestep]),
-            "context_noise": None if ctx_noise.size == 0 else torch.from_numpy(ctx_noise)[None],
-            "guidance": guidance,
-        }
+        if noise.size == 0:
+            noise = torch.randn(h * d).numpy()
+        if ctx_noise.size == 0:
+            ctx_noise = torch.randn(self.context_dim).numpy()
+        return {"context": context[None], "proprio": proprio[None],
+                "action_noise": noise.reshape(1, d) if noise.size == d else noise.reshape(1, h, d),
+                "timestep": np.array([req.context_timestep]), "context_noise": ctx_noise[None],
+                "guidance": None if guidance is None else np.array([guidance], np.float32)}
 
     def sample(self, req: ChunkRequest) -> tuple[np.ndarray, float]:
         """-> (chunk (H, d), latency in ms)."""
         inputs = self.check(req)
         start = time.perf_counter()
-        noise = inputs["action_noise"]
-        if self.onnx is not None and inputs["guidance"] is None and (noise is None or noise.ndim == 2):
-            draw = lambda v, n: torch.randn(1, n) if v is None else v  # noqa: E731 - as the PyTorch sampler draws
-            chunk = self.onnx(inputs["context"][0], req.proprio, draw(noise, self.action_dim)[0],
-                              req.context_timestep, draw(inputs["context_noise"], self.context_dim)[0])
-            return chunk, (time.perf_counter() - start) * 1e3
-        chunk = self.policy.sample(**inputs)[0].numpy()
+        chunk = self.sampler.sample(**inputs)[0]
         return chunk, (time.perf_counter() - start) * 1e3

@@ -9,19 +9,26 @@ import io
 import numpy as np
 import torch
 
-from tmrl_learning.csp.train import read_checkpoint
+from tmrl_learning.csp.checkpoint import read_checkpoint
+from tmrl_learning.embodiment import Embodiment
 from tmrl_learning.tmrl.agent import SteeringAgent
-from tmrl_learning.tmrl.finetune import FinetuneConfig, build_agent
+from tmrl_learning.tmrl.config import FinetuneConfig
+from tmrl_learning.tmrl.methods import build_agent, method
 
 
-def make_agent(cfg: FinetuneConfig, obs_dim: int, spec) -> SteeringAgent:
-    """The agent for a method over the policy in `cfg.checkpoint` (dimensions from the task and the
-    checkpoint): steering nodes and the learner build the same one."""
+def context_timesteps(cfg: FinetuneConfig) -> int:
+    """T of the steered policy's context schedule (from its checkpoint; 0 for action-space methods)."""
+    if not method(cfg.method).steers_policy:
+        return 0
+    return int(read_checkpoint(cfg.checkpoint)["policy_config"]["num_context_timesteps"])
+
+
+def make_agent(cfg: FinetuneConfig, task: Embodiment) -> SteeringAgent:
+    """The agent for a method over the policy in `cfg.checkpoint` (dimensions from the embodiment and
+    the checkpoint): steering nodes and the learner build the same one."""
     cfg.validate()
-    num_timesteps = 0
-    if cfg.method != "rlpd":
-        num_timesteps = int(read_checkpoint(cfg.checkpoint)["policy_config"]["num_context_timesteps"])
-    return build_agent(cfg, obs_dim, spec.action_dim, spec.context_dim, num_timesteps)
+    return build_agent(cfg.method, cfg.agent, task.obs_dim, task.action_dim, task.context_dim,
+                       context_timesteps(cfg), cfg.t_max_fraction, cfg.seed)
 
 
 def actor_bytes(agent: SteeringAgent) -> tuple[bytes, str]:
@@ -32,16 +39,21 @@ def actor_bytes(agent: SteeringAgent) -> tuple[bytes, str]:
 
 
 class Steerer:
-    def __init__(self, agent: SteeringAgent, warmup_steps: int = 0, seed: int = 0, deterministic: bool = False):
-        self.agent, self.warmup_steps, self.deterministic = agent, warmup_steps, deterministic
+    """Acts for one robot: uniformly random until the learner's first weights arrive (the learner
+    sends them after its first update, once the schedule's warm-up transitions are in: the runner's
+    warm-up), then with the actor. `num_context_timesteps` is the policy schedule's T + 1 (the size
+    of the index range 0..T that SteeringCommand reports), whatever cap the actor has."""
+
+    def __init__(self, agent: SteeringAgent, num_timesteps: int = 0, seed: int = 0, deterministic: bool = False):
+        self.agent, self.deterministic = agent, deterministic
+        self.num_context_timesteps = num_timesteps + 1 if num_timesteps else 0
         self.rng = np.random.default_rng(seed)
         self.version, self.steps = 0, 0
 
     def act(self, observation: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """observation (obs_dim,) -> (raw steering action y (k,), the sampler inputs it decodes to).
-        Uniformly random during warm-up, until the learner's first weights arrive."""
+        """observation (obs_dim,) -> (raw steering action y (k,), the sampler inputs it decodes to)."""
         obs = np.asarray(observation, np.float32)[None]
-        if self.steps < self.warmup_steps and self.version == 0:
+        if self.version == 0 and not self.deterministic:
             if not np.isfinite(obs).all():
                 raise ValueError("observation contains NaN or inf")
             y = self.agent.random_actions(1, self.rng)

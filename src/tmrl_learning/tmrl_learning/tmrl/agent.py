@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from tmrl_learning.csp.model import sinusoidal
 from tmrl_learning.cpu_features import resolve_bf16
+from tmrl_learning.csp.model import sinusoidal
 from tmrl_learning.tmrl.aliasing import ActionCritic, ChunkFn
 from tmrl_learning.tmrl.networks import CriticEnsemble, SquashedGaussianActor
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 
 def add_tmrl_commands(sub: argparse._SubParsersAction) -> None:
-    from tmrl_learning.tmrl.finetune import METHOD_HEADS
+    from tmrl_learning.tmrl.methods import METHODS
 
     ft = sub.add_parser("finetune", help="fine-tune with TMRL or a baseline on a simulated task")
-    ft.add_argument("--method", choices=sorted(METHOD_HEADS), default="tmrl")
+    ft.add_argument("--method", choices=sorted(METHODS), default="tmrl")
     ft.add_argument("--task", default="pointmaze-large-to-giant")
     ft.add_argument("--seed", type=int, default=0)
     ft.add_argument("--steps", type=int, help="vector steps (default from the config)")
@@ -32,11 +32,15 @@ def add_tmrl_commands(sub: argparse._SubParsersAction) -> None:
 
 def _finetune(args: argparse.Namespace) -> int:
     from tmrl_learning.config import from_dict, load_yaml
+    from tmrl_learning.csp.checkpoint import read_checkpoint
     from tmrl_learning.csp.cli import parse_overrides
-    from tmrl_learning.csp.train import load_policy, make_sampler
-    from tmrl_learning.data.envs import VectorGoalEnv, make_goal_env
-    from tmrl_learning.data.splits import IN_DISTRIBUTION
-    from tmrl_learning.tmrl.finetune import FinetuneConfig, finetune
+    from tmrl_learning.csp.sampler import load_sampler
+    from tmrl_learning.csp.train import make_sampler
+    from tmrl_learning.data.envs import VectorEnv
+    from tmrl_learning.tasks import embodiment
+    from tmrl_learning.tmrl.config import FinetuneConfig
+    from tmrl_learning.tmrl.finetune import finetune
+    from tmrl_learning.tmrl.methods import method
     from tmrl_learning.tmrl.offline import offline_transitions
 
     overrides = parse_overrides(args.set)
@@ -45,27 +49,26 @@ def _finetune(args: argparse.Namespace) -> int:
         overrides["steps"] = args.steps
     if args.checkpoint:
         overrides["checkpoint"] = str(args.checkpoint)
-    if args.method == "rlpd":
-        overrides.setdefault("execute", 1)
-        overrides.setdefault("offline_fraction", 0.5)
-        overrides.setdefault("agent.target_subset", 2)
+    for key, value in method(args.method).defaults.items():
+        overrides.setdefault(key, value)
     cfg = load_yaml(FinetuneConfig, args.config, overrides) if args.config else \
         from_dict(FinetuneConfig, _nest(overrides))
     cfg.validate()
-    policy, offline = None, None
-    if cfg.method != "rlpd":
-        policy, pre_cfg = load_policy(cfg.checkpoint)
-        if cfg.task not in (pre_cfg.task, IN_DISTRIBUTION.get(pre_cfg.task)):  # the twin shares the layout
-            raise ValueError(f"checkpoint {cfg.checkpoint} was trained for {pre_cfg.task}, not {cfg.task}")
+    sampler, offline, task = None, None, embodiment(cfg.task)
+    if method(cfg.method).steers_policy:
+        trained_for = read_checkpoint(cfg.checkpoint)["config"]["task"]
+        if cfg.task not in (trained_for, embodiment(trained_for).in_distribution):  # the twin shares the layout
+            raise ValueError(f"checkpoint {cfg.checkpoint} was trained for {trained_for}, not {cfg.task}")
+        sampler = load_sampler(cfg.checkpoint)
     if cfg.offline_fraction > 0:
-        from tmrl_learning.csp.train import PretrainConfig
+        from tmrl_learning.csp.config import PretrainConfig
 
         data = PretrainConfig(task=cfg.task, dataset_episodes=cfg.offline_episodes)
         offline = offline_transitions(make_sampler(data))
     out = args.out or Path("runs/finetune") / f"{cfg.task}-{cfg.method}-s{cfg.seed}"
-    venv = VectorGoalEnv(cfg.task, cfg.num_envs, seed=cfg.seed)
-    eval_envs = [make_goal_env(cfg.task, seed=50_000 + i) for i in range(cfg.eval_episodes)]
-    curve = finetune(cfg, out, venv, eval_envs, policy, offline=offline)
+    venv = VectorEnv.of(task, cfg.num_envs, seed=cfg.seed)
+    eval_envs = [task.make_env(seed=50_000 + i) for i in range(cfg.eval_episodes)]
+    curve = finetune(cfg, out, venv, eval_envs, sampler, offline=offline)
     print(f"{out}: final evaluation success {curve[-1]['eval_success']:.2f} after {curve[-1]['env_steps']} env steps")
     return 0
 
@@ -82,7 +85,7 @@ def _nest(flat: dict) -> dict:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from tmrl_learning.tmrl.finetune import timestep_traces
+    from tmrl_learning.tmrl.evaluate import timestep_traces
     from tmrl_learning.tmrl.plots import plot_runs, plot_timesteps
 
     table = plot_runs(args.runs, args.out)

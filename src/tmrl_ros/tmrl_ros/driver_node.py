@@ -1,7 +1,11 @@
-"""sim_bridge: an OGBench (or toy) task behind the driver interface a real robot offers.
+"""driver: any Driver (tmrl_learning.system.driver) behind ROS: a simulated task (the graph names
+it `sim_bridge`) or a robot, whichever the `task` embodiment's driver is. A robot driver reuses this
+node; it only implements the device.
 
-    publishes  observation    tmrl_msgs/Context (raw: observation, task, goal, ids) after every reset
-                              and every executed chunk
+    publishes  observation    tmrl_msgs/Context (raw: observation, task, goal, ids; stamped with the
+                              observation's acquisition time) after every reset and every executed chunk
+               safety         std_msgs/String, JSON: actions passed, clipped and refused by the safety
+                              step (and why), after every chunk that had one clipped or refused
     action     execute_chunk  tmrl_msgs/action/ExecuteChunk: run the first `steps` actions of a chunk;
                               one feedback per action (parameter `feedback`); with executor_threads > 1
                               a cancel stops it after the current action
@@ -12,14 +16,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
-import time
 
 from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.time import Time
+from std_msgs.msg import String
 
-from tmrl_learning.system.driver import SimDriver
+from tmrl_learning.system.driver import make_driver
+from tmrl_learning.tasks import embodiment
 from tmrl_msgs.action import ExecuteChunk
 from tmrl_msgs.msg import Context, EpisodeEvent
 from tmrl_msgs.srv import Reset
@@ -29,10 +37,10 @@ from tmrl_ros.node_main import run
 from tmrl_ros.params import declare, declare_result_keep
 
 
-class SimBridge(Node):
+class DriverNode(Node):
     def __init__(self) -> None:
-        super().__init__("sim_bridge")
-        task = declare(self, "task", "pointmaze-large-to-giant", "simulated task (tmrl_learning.system.tasks)")
+        super().__init__("driver")
+        task = declare(self, "task", "pointmaze-large-to-giant", "task or robot (tmrl_learning.tasks)")
         seed = declare(self, "seed", 0, "seed of the simulator's task draws", low=0, high=2**31 - 1)
         self.source = declare(self, "source", "sim0", "name of this robot/sim in transitions and events")
         self.control_period = declare(self, "control_period_s", 0.0, "wall time per action (0: as fast as "
@@ -44,8 +52,9 @@ class SimBridge(Node):
                           "0: 1 without a control period, 4 with one", low=0, high=64)
         self.executor_threads = threads or (4 if self.control_period else 1)
         keep = declare_result_keep(self)
-        self.driver = SimDriver(task, seed)
+        self.driver = make_driver(embodiment(task), seed, control_period_s=self.control_period)
         self.lock = threading.Lock()
+        self.safety_pub = self.create_publisher(String, "safety", qos.COMMAND)
         group = ReentrantCallbackGroup()
         self.publisher = self.create_publisher(Context, "observation", qos.DECISION)
         self.create_service(Reset, "reset", self.on_reset, callback_group=group)
@@ -54,7 +63,7 @@ class SimBridge(Node):
         self.create_subscription(EpisodeEvent, "/tmrl/episode", self.on_episode_event, qos.EVENTS,
                                  callback_group=group)
         self.executed_actions = 0
-        self.get_logger().info(f"sim bridge for {task} ({self.source}) ready")
+        self.get_logger().info(f"driver for {task} ({self.source}) ready")
 
     def on_episode_event(self, msg: EpisodeEvent) -> None:
         if msg.event != EpisodeEvent.LABELED or msg.source != self.source:
@@ -67,13 +76,15 @@ class SimBridge(Node):
                                       f"episode {self.driver.episode_id}", throttle_duration_sec=2.0)
 
     def publish_observation(self):
-        msg = observation_message(self.driver.observation(), self.source, self.get_clock().now().to_msg())
+        obs = self.driver.observation()
+        msg = observation_message(obs, self.source, Time(seconds=obs.stamp).to_msg())
         self.publisher.publish(msg)
         return msg
 
     def on_reset(self, request: Reset.Request, response: Reset.Response) -> Reset.Response:
-        if request.task and request.task != self.driver.task.name:
-            response.success, response.message = False, f"this bridge runs {self.driver.task.name}, not {request.task}"
+        if request.task and request.task != self.driver.embodiment.name:
+            response.success, response.message = False, (f"this driver runs {self.driver.embodiment.name}, "
+                                                         f"not {request.task}")
             self.get_logger().warning(f"reset refused: {response.message}")
             return response
         with self.lock:
@@ -99,12 +110,12 @@ class SimBridge(Node):
                 if self.feedback:
                     goal_handle.publish_feedback(ExecuteChunk.Feedback(step=k, reward=reward, success=success))
                 self.executed_actions += 1
-                if self.control_period:
-                    time.sleep(self.control_period)
 
+            counters = dataclasses.replace(self.driver.safety.counters)
             outcome = self.driver.execute(chunk, goal.steps, should_stop=lambda: goal_handle.is_cancel_requested,
                                           on_step=on_step)
             result.context = self.publish_observation()
+            self.report_safety(counters, outcome.refused)
         result.accepted = True
         result.executed_steps, result.reward = outcome.executed, outcome.reward
         result.terminated, result.truncated, result.success = outcome.terminated, outcome.truncated, outcome.success
@@ -116,5 +127,20 @@ class SimBridge(Node):
         return result
 
 
+    def report_safety(self, before, refused: str) -> None:
+        now = self.driver.safety.counters
+        if (now.clipped, now.refused) == (before.clipped, before.refused):
+            return
+        if refused:
+            self.get_logger().error(f"safety step refused an action, episode {self.driver.episode_id} ended: {refused}")
+        else:
+            self.get_logger().warning(f"safety step clipped {now.clipped - before.clipped} action(s)",
+                                      throttle_duration_sec=5.0)
+        self.safety_pub.publish(String(data=json.dumps(dataclasses.asdict(now))))
+
+    def close(self) -> None:
+        self.driver.stop()
+
+
 def main(args: list[str] | None = None) -> None:
-    run(SimBridge, args)  # executor threads: the executor_threads parameter
+    run(DriverNode, args)  # executor threads: the executor_threads parameter

@@ -1,0 +1,63 @@
+"""Evaluation of a steering agent: deterministic episodes spread over a task's evaluation tasks, and
+the context timesteps a TMRL actor picks along them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tmrl_learning.config import from_dict
+from tmrl_learning.csp.sampler import load_sampler
+from tmrl_learning.tasks import embodiment
+from tmrl_learning.tmrl.config import FinetuneConfig
+from tmrl_learning.tmrl.methods import ChunkMaker, attach_action_critic, build_agent, method
+
+
+def evaluate(make_chunks: ChunkMaker, envs, execute: int, seed: int, record_timesteps: bool = False) -> dict:
+    """Deterministic actor, one episode per env in `envs`, all stepped together (one batched actor
+    and policy call per macro-step). Env i runs task i mod (number of tasks), so every task gets its
+    share, and is reseeded with seed + i, so evaluations are comparable. Returns the success rate
+    (and, per episode, the context timesteps chosen)."""
+    for i, env in enumerate(envs):
+        env.rng = np.random.default_rng(seed + i)
+    obs = np.stack([env.reset(env.tasks[i % len(env.tasks)].name) for i, env in enumerate(envs)])
+    done = np.zeros(len(envs), bool)
+    success = np.zeros(len(envs), bool)
+    traces: list[list[int]] = [[] for _ in envs]
+    while not done.all():
+        active = np.flatnonzero(~done)
+        y = make_chunks.agent.act(obs[active], deterministic=True)
+        chunks, inputs = make_chunks(y, obs[active])
+        for k, i in enumerate(active):
+            if "timestep" in inputs:
+                traces[i].append(int(inputs["timestep"][k]))
+            result = envs[i].step_chunk(chunks[k], execute)
+            obs[i] = result.observation
+            if result.terminated or result.truncated:
+                done[i], success[i] = True, result.success
+    out = {"success": float(success.mean())}
+    if record_timesteps:
+        out["timesteps"], out["successes"] = traces, success.tolist()
+    return out
+
+
+def timestep_traces(run: Path, episodes: int = 4, seed: int = 7) -> tuple[dict, list[list[int]], list[bool]]:
+    """The context timesteps a TMRL run's last saved actor picks along `episodes` evaluation
+    trajectories (the paper's Figure 13) -> (run config, traces, each episode's success)."""
+    state = torch.load(Path(run) / "agent.pt", weights_only=False)
+    cfg = from_dict(FinetuneConfig, state["config"])
+    if "timestep" not in method(cfg.method).heads:
+        raise ValueError(f"run {run} is {cfg.method}: its actor picks no context timestep")
+    sampler = load_sampler(cfg.checkpoint)
+    task = embodiment(cfg.task)
+    envs = [task.make_env(seed=seed + i) for i in range(episodes)]
+    agent = build_agent(cfg.method, cfg.agent, task.obs_dim, task.action_dim, task.context_dim,
+                        sampler.num_timesteps, cfg.t_max_fraction, cfg.seed)
+    maker = ChunkMaker(agent, sampler, task, cfg.execute)
+    if cfg.agent.action_critic:
+        attach_action_critic(maker, task.action_dim)
+    agent.load_state_dict(state["agent"])
+    result = evaluate(maker, envs, cfg.execute, seed=seed, record_timesteps=True)
+    return state["config"], result["timesteps"], result["successes"]
