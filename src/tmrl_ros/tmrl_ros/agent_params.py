@@ -12,7 +12,6 @@ from tmrl_learning.tasks import embodiment
 from tmrl_learning.tmrl.agent import AgentConfig, SteeringAgent
 from tmrl_learning.tmrl.config import FinetuneConfig, UpdateSchedule
 from tmrl_learning.tmrl.methods import METHODS
-from tmrl_ros.node_main import StartupError
 from tmrl_ros.params import declare, declare_dataclass
 
 
@@ -30,8 +29,5 @@ def declare_agent(node: Node) -> tuple[FinetuneConfig, Embodiment, SteeringAgent
         agent=declare_dataclass(node, "agent", AgentConfig(), skip=("heads", "t_max")),
         schedule=declare_dataclass(node, "schedule", UpdateSchedule()),
     )
-    try:
-        task = embodiment(cfg.task)
-    except KeyError as err:
-        raise StartupError(str(err)) from err
+    task = embodiment(cfg.task)  # an unknown task: the node's run() says so and exits
     return cfg, task, make_agent(cfg, task)

@@ -45,10 +45,7 @@ class PerceptionNode(Node):
         self.publisher = self.create_publisher(Context, "tmrl/context", qos.DECISION)
         self.published = self.dropped = 0
         if self.inputs == "driver":
-            try:
-                self.perception = Perception(embodiment(task))
-            except KeyError as err:
-                raise StartupError(str(err)) from err
+            self.perception = Perception(embodiment(task))  # an unknown task: run() says so and exits
             self.create_subscription(Context, "observation", self.on_observation, qos.DECISION)
             return
         if self.inputs != "sensors":

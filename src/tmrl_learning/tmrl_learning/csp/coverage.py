@@ -27,9 +27,10 @@ def run_coverage(checkpoints: list[Path], starts: int, k: int, fractions: list[f
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {"starts": starts, "k": k, "fractions": fractions, "indist_starts": indist_starts,
                     "methods": {}, "summary": {}}
-    plans = {ckpt: coverage_timesteps(read_checkpoint(ckpt), fractions) for ckpt in checkpoints}
-    twin_batches = sum(k for ckpt in checkpoints if indist_starts > 0 and embodiment(
-        read_checkpoint(ckpt)["config"]["task"]).in_distribution)
+    states = {ckpt: read_checkpoint(ckpt) for ckpt in checkpoints}
+    plans = {ckpt: coverage_timesteps(state, fractions) for ckpt, state in states.items()}
+    twin_batches = sum(k for state in states.values()
+                       if indist_starts > 0 and embodiment(state["config"]["task"]).in_distribution)
     # one tick per batch of rollouts (all starts at once): minutes each on cube, so show the time left
     bar = tqdm(total=sum(len(t) for t in plans.values()) * k + twin_batches, desc="coverage", unit="batch",
                mininterval=1.0)

@@ -29,25 +29,23 @@ class _Unrolled(torch.nn.Module):
                                   timestep=timestep, context_noise=context_noise)
 
 
-def export_onnx(policy: FlowPolicy, path: str | Path) -> Path:
+def export_onnx(policy: FlowPolicy, path: str | Path) -> bytes:
     """Write the batch-1 sampler (inputs context (1, C), proprio (1, P), noise (1, d), timestep (1,)
-    int64, context_noise (1, C); output chunk (1, H, d)) to `path`. Safe when several processes export
-    to one path at once (robots:=2, a policy server beside in-process samplers): each writes a file of
-    its own and moves it into place atomically, so `path` is always one whole export."""
+    int64, context_noise (1, C); output chunk (1, H, d)) to `path`; -> the model this call exported.
+    Safe when several processes export to one path at once (robots:=2, a policy server beside
+    in-process samplers): each writes a file of its own and moves it into place atomically, so `path`
+    is always one whole export, and each gets its own model back, whoever's file `path` holds."""
     path = Path(path)
-    tmp = _private_file(path)
+    handle, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
+    os.close(handle)
+    tmp = Path(name)
     try:
         _export(policy, tmp)
+        model = tmp.read_bytes()
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
-
-
-def _private_file(path: Path) -> Path:
-    handle, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
-    os.close(handle)
-    return Path(name)
+    return model
 
 
 def _export(policy: FlowPolicy, path: Path) -> None:
@@ -71,15 +69,7 @@ class OnnxSampler:
     def __init__(self, policy: FlowPolicy, path: str | Path, threads: int = 1, tolerance: float = 1e-5):
         import onnxruntime as ort
 
-        # The session is built from this process' own export, before it is moved into place: another
-        # process replacing `path` meanwhile cannot hand us a half-written file.
-        path, own = Path(path), _private_file(Path(path))
-        try:
-            _export(policy, own)
-            model = own.read_bytes()
-            own.replace(path)
-        finally:
-            own.unlink(missing_ok=True)
+        model = export_onnx(policy, path)  # this process' own export, never another's half-written file
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(threads, 1)
         options.inter_op_num_threads = 1

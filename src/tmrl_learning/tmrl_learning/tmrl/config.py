@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 from tmrl_learning.tmrl.agent import AgentConfig
-from tmrl_learning.tmrl.methods import METHODS, method
+from tmrl_learning.tmrl.methods import method
 
 
 @dataclass
@@ -76,6 +76,3 @@ class FinetuneConfig:
         if not 0.0 <= self.t_max_fraction <= 1.0:
             raise ValueError(f"t_max_fraction must be in [0, 1], got {self.t_max_fraction}")
         self.schedule.validate()
-
-
-__all__ = ["METHODS", "FinetuneConfig", "UpdateSchedule"]
