@@ -54,7 +54,8 @@ class Embodiment:
     max_steps: int                                 # episode limit, in environment steps
     success_radius: float                          # goal reached within this distance (task units)
     tasks: tuple[Task, ...]                        # evaluation tasks, one drawn per reset
-    make_env_fn: Callable[..., Any]                # (embodiment, seed, tasks) -> its simulated GoalEnv
+    make_env_fn: Callable[..., Any] | None = None  # (embodiment, seed, tasks) -> its simulated GoalEnv
+                                                   # (None: a robot, no simulator)
     action_bounds: tuple[float, float] = (-1.0, 1.0)
     env_id: str = ""                               # the simulator environment, where there is one
     train_dataset: str = ""                        # recipe of the pre-training data ("" = bags only)
@@ -129,5 +130,7 @@ class Embodiment:
 
     def make_env(self, seed: int = 0, tasks: list[str] | None = None):
         """The environment (or driver) for this embodiment, drawing from `tasks` (default: all)."""
+        if self.make_env_fn is None:
+            raise ValueError(f"{self.name} has no simulated environment (a robot): it runs through its driver")
         chosen = tuple(self.task(n) for n in tasks) if tasks else self.tasks
         return self.make_env_fn(self, seed, chosen)

@@ -22,6 +22,13 @@ pointmaze-large, cube-single-indist
     layout and success rule. A pre-trained policy that fails these is broken or undertrained; one that
     solves them but not the split's own tasks shows the out-of-distribution gap the method is about.
 
+franka-reach
+    A Franka arm (robots.franka, through franky) moves its end effector from a start above the table
+    to a goal position with DROID-style delta actions (7-D: translation, rotation, gripper) at 15 Hz.
+    Start (0.40, 0, 0.40) m, goals 0.14-0.18 m away in the base frame; success within 0.03 m; 150
+    steps (10 s). State: end-effector position, gripper width, 7 joints; the goal is the noised context.
+    A robot: no simulator (make_env), its driver is `make_driver`.
+
 lineworld
     A one-dimensional toy task for tests (data/toy.py): the behaviour it needs exists in the
     demonstrations only under another context.
@@ -40,6 +47,7 @@ from importlib.metadata import entry_points
 from tmrl_learning.data.envs import CubeGoalEnv, PointMazeGoalEnv
 from tmrl_learning.data.toy import LineWorld
 from tmrl_learning.embodiment import Embodiment, HeldOutRegion, Task
+from tmrl_learning.robots.franka import FrankaDriver
 
 EMBODIMENTS: dict[str, Embodiment] = {}
 
@@ -84,6 +92,12 @@ CUBE_SINGLE_INDIST = register(Embodiment(
     tasks=(CUBE_IN_DISTRIBUTION, Task("indist2", (0.3, -0.1, 0.02), (0.38, 0.15, 0.02)),
            Task("indist3", (0.38, 0.0, 0.02), (0.3, 0.0, 0.02))),  # every x <= 0.4 m: seen in the data
     **_CUBE))
+FRANKA_REACH = register(Embodiment(
+    "franka-reach", obs_dim=14, goal_dim=3, action_dim=7, context=(11, 14), proprio=(0, 11), max_steps=150,
+    success_radius=0.03, make_driver_fn=FrankaDriver, achieved_goal=("observations", 0, 3),
+    tasks=(Task("reach-left", (0.40, 0.0, 0.40), (0.50, 0.10, 0.30)),
+           Task("reach-right", (0.40, 0.0, 0.40), (0.50, -0.10, 0.30)),
+           Task("reach-down", (0.40, 0.0, 0.40), (0.35, 0.0, 0.25)))))
 LINEWORLD = register(Embodiment(
     "lineworld", obs_dim=2, goal_dim=1, action_dim=1, context=(1, 2), proprio=(1, 1), max_steps=16,
     success_radius=0.0, tasks=(Task("left", (0.0,), (-0.6,)),), make_env_fn=LineWorld,

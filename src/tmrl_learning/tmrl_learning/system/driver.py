@@ -6,12 +6,14 @@
     execute(chunk, steps, ...) -> ChunkOutcome      run part of a chunk at the control rate, each
                                                     action through the safety step
     label(episode_id, success)                      a human's verdict ends the running episode
+    emergency_stop(engaged)                         halt now; refuse every chunk and reset until released
     stop()                                          halt the device now (a cancelled goal, a shutdown)
 
 `EpisodeDriver` implements everything but the device: episode ids, decision points, labels, the
-safety step, the control period and the timestamps. A device implements `_start(seed)`, `_act(action)`
-and `_halt()`. `SimDriver` is the simulated device (an embodiment's environment); a robot driver is
-another subclass, served by the same ROS node (tmrl_ros.driver_node).
+safety step (with its watchdog and the emergency stop), the control period and the timestamps. A
+device implements `_start(seed)`, `_act(action)` and `_halt()`. `SimDriver` is the simulated device
+(an embodiment's environment); a robot driver (tmrl_learning.robots) is another subclass, served by
+the same ROS node (tmrl_ros.driver_node).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 
 from tmrl_learning.data.envs import GoalEnv, StepResult
 from tmrl_learning.embodiment import Embodiment
-from tmrl_learning.system.safety import SafetyFilter, SafetyLimits, UnsafeAction
+from tmrl_learning.system.safety import SafetyFilter, SafetyLimits, UnsafeAction, Watchdog
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Driver(Protocol):
     def check_decision_point(self, episode_id: int, step: int) -> None: ...
     def execute(self, chunk: np.ndarray, steps: int = 0, should_stop=..., on_step=None) -> ChunkOutcome: ...
     def label(self, episode_id: int, success: bool) -> bool: ...
+    def emergency_stop(self, engaged: bool) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -68,7 +71,10 @@ class EpisodeDriver:
     """Human labels (`label`) end the labelled episode at its next action: success as a terminal
     success (that action's reward becomes the sparse success reward, 0 instead of -1), failure as a
     cut (truncated: the state is not terminal, the learner bootstraps). An action the safety step
-    refuses stops the chunk and ends the episode (terminated, not a success): the device holds."""
+    refuses stops the chunk and ends the episode (terminated, not a success): the device holds. An
+    engaged emergency stop halts the device, cuts the running chunk (truncated) and refuses chunks and
+    resets until it is released. With `safety.watchdog_s`, a chunk whose next action is later than the
+    deadline (a stalled control loop) gets the device halted from the watchdog's thread."""
 
     def __init__(self, embodiment: Embodiment, control_period_s: float = 0.0, safety: SafetyLimits | None = None):
         self.embodiment = embodiment
@@ -76,6 +82,11 @@ class EpisodeDriver:
         low, high = embodiment.action_bounds
         self.safety = SafetyFilter(safety or SafetyLimits(low, high))
         self.control_period_s = control_period_s
+        watchdog_s = self.safety.limits.watchdog_s
+        if watchdog_s and watchdog_s <= control_period_s:
+            raise ValueError(f"watchdog deadline {watchdog_s} s must exceed the control period {control_period_s} s")
+        self.watchdog = Watchdog(watchdog_s, self._watchdog_halt) if watchdog_s else None
+        self.emergency = False
         self.episode_id, self.step, self._obs, self._stamp, self.ended = -1, 0, None, 0.0, True
         self._label: tuple[int, bool] | None = None  # (episode_id, success) from a human
 
@@ -94,11 +105,25 @@ class EpisodeDriver:
         self._label = (episode_id, bool(success))
         return True
 
+    def emergency_stop(self, engaged: bool) -> None:
+        """Engage (halt now, refuse everything) or release the emergency stop."""
+        if engaged and not self.emergency:
+            self.safety.counters.emergency_stops += 1
+        self.emergency = bool(engaged)
+        if engaged:
+            self._halt()
+
+    def _watchdog_halt(self) -> None:
+        self.safety.counters.watchdog_stops += 1
+        self._halt()
+
     def _take_label(self) -> bool | None:
         label, self._label = self._label, None
         return label[1] if label is not None and label[0] == self.episode_id else None
 
     def reset(self, seed: int = -1) -> Observation:
+        if self.emergency:
+            raise RuntimeError("emergency stop engaged: release it before a reset")
         self._obs = np.asarray(self._start(seed), np.float32)
         self._stamp = time.time()
         self.safety.reset()
@@ -144,39 +169,65 @@ class EpisodeDriver:
         before, stamps, total, refused = [], [], 0.0, ""
         terminated = truncated = success = False
         next_time = time.monotonic()
-        for k in range(steps):
-            if k and should_stop():
-                break
-            try:
-                action = self.safety(chunk[k])
-            except UnsafeAction as err:
-                self._halt()
-                refused, terminated = str(err), True
-                break
-            if self.control_period_s:
-                time.sleep(max(next_time - time.monotonic(), 0.0))
-                next_time = max(next_time, time.monotonic()) + self.control_period_s
-            before.append(self._obs.copy())
-            stamps.append(time.time())
-            result = self._act(action)
-            self._obs, self._stamp = np.asarray(result.observation, np.float32), time.time()
-            reward, terminated, truncated, success = (float(result.reward), bool(result.terminated),
-                                                      bool(result.truncated), bool(result.success))
-            labelled = self._take_label()
-            if labelled is True and not success:
-                reward, terminated, success = 0.0, True, True
-            elif labelled is False and not terminated:
-                truncated = True
-            total += reward
-            if on_step is not None:
-                on_step(k, reward, success)
-            if terminated or truncated:
-                break
+        try:
+            for k in range(steps):
+                if self.emergency:
+                    refused, truncated = "emergency stop engaged", True
+                    break
+                if k and should_stop():
+                    break
+                try:
+                    action = self.safety(chunk[k])
+                except UnsafeAction as err:
+                    self._halt()
+                    refused, terminated = str(err), True
+                    break
+                if self.control_period_s:
+                    time.sleep(max(next_time - time.monotonic(), 0.0))
+                    next_time = max(next_time, time.monotonic()) + self.control_period_s
+                if self.watchdog is not None:
+                    self.watchdog.feed()
+                stamp, obs_before = time.time(), self._obs.copy()
+                try:
+                    result = self._act(action)
+                except UnsafeAction as err:  # the device's own check (a commanded position) refused it
+                    self._halt()
+                    refused, terminated = str(err), True
+                    break
+                before.append(obs_before)
+                stamps.append(stamp)
+                terminated, truncated, success, total = self._record(result, total, k, on_step)
+                if terminated or truncated:
+                    break
+        finally:
+            if self.watchdog is not None:
+                self.watchdog.disarm()
         self.step += 1
         self.ended = terminated or truncated
         observations = np.stack(before) if before else np.zeros((0, self.obs_dim), np.float32)
         return ChunkOutcome(len(before), total, terminated, truncated, success, self.observation(), observations,
                             np.asarray(stamps), refused)
+
+    def _record(self, result: StepResult, total: float, k: int, on_step) -> tuple[bool, bool, bool, float]:
+        """One executed action's result, with a pending human label -> (terminated, truncated, success, total)."""
+        self._obs, self._stamp = np.asarray(result.observation, np.float32), time.time()
+        reward, terminated, truncated, success = (float(result.reward), bool(result.terminated),
+                                                  bool(result.truncated), bool(result.success))
+        labelled = self._take_label()
+        if labelled is True and not success:
+            reward, terminated, success = 0.0, True, True
+        elif labelled is False and not terminated:
+            truncated = True
+        total += reward
+        if on_step is not None:
+            on_step(k, reward, success)
+        return terminated, truncated, success, total
+
+    def close(self) -> None:
+        """Halt the device and release what the driver holds (the watchdog's thread, a connection)."""
+        if self.watchdog is not None:
+            self.watchdog.close()
+        self._halt()
 
     def stop(self) -> None:
         self._halt()

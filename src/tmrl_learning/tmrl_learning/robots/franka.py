@@ -1,0 +1,166 @@
+"""The Franka driver: a Franka Research 3 / Panda through franky (libfranka underneath), commanded with
+DROID-style end-effector delta actions (robots.ee_delta) at a fixed control rate.
+
+Each action moves the commanded pose (clipped into the workspace box by the safety step) and starts
+an asynchronous Cartesian motion to it, which replaces the one still running; the observation is read
+one control period later. Reset: recover from errors, open the gripper, go to the home joints, then to
+the task's start (plus a random offset within `reset_radius` in x, y). A reflex or a motion error
+during a chunk is recovered from and cuts the episode (truncated).
+
+State (11): end-effector position (3, m), gripper width (1, m), joint positions (7, rad); goal (3): the
+position to reach. Tested against `franky-sim`, which serves libfranka's network protocol over MuJoCo.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from tmrl_learning.data.envs import StepResult
+from tmrl_learning.embodiment import Embodiment
+from tmrl_learning.robots.ee_delta import EndEffectorTarget
+from tmrl_learning.system.driver import EpisodeDriver
+from tmrl_learning.system.safety import SafetyLimits
+
+
+@dataclass
+class FrankaOptions:
+    """Device options (the driver node's `device_options`)."""
+
+    control_period_s: float = 1 / 15      # DROID's control rate, 15 Hz
+    translation_step: float = 0.01        # m per action unit
+    rotation_step: float = 0.05           # rad per action unit
+    home_joints: tuple[float, ...] = (0.0, -np.pi / 4, 0.0, -3 * np.pi / 4, 0.0, np.pi / 2, np.pi / 4)
+    dynamics_factor: float = 0.15         # of the robot's velocity/acceleration/jerk limits, during chunks
+    reset_dynamics_factor: float = 0.1    # ... during resets
+    reset_radius: float = 0.0             # m: random start offset in x, y
+    gripper_speed: float = 0.1            # m/s
+    gripper_deadband: float = 0.1         # change of opening (0..1) before the gripper is commanded again
+    realtime: bool = True                 # libfranka's realtime check; off only for a simulator peer
+
+    @classmethod
+    def of(cls, options: dict) -> FrankaOptions:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(f"unknown Franka device options {unknown}; known: {sorted(known)}")
+        return cls(**options)
+
+
+class FrankaDriver(EpisodeDriver):
+    def __init__(self, embodiment: Embodiment, seed: int = 0, control_period_s: float = 0.0,
+                 safety: SafetyLimits | None = None, address: str = "", **options):
+        if not address:
+            raise ValueError("the Franka driver needs the robot's address (the driver node's `address`)")
+        self.options = FrankaOptions.of(options)
+        if control_period_s:
+            self.options.control_period_s = control_period_s
+        # The driver paces itself (command, wait a period, read): the base class must not sleep again.
+        super().__init__(embodiment, 0.0, safety)
+        if self.watchdog is not None and self.safety.limits.watchdog_s <= self.options.control_period_s:
+            raise ValueError(f"watchdog deadline {self.safety.limits.watchdog_s} s must exceed the control period "
+                             f"{self.options.control_period_s} s")
+        self.address = address
+        self.rng = np.random.default_rng(seed)
+        self.robot = self.gripper = None
+        self.target: EndEffectorTarget | None = None
+        self.goal = np.zeros(embodiment.goal_dim)
+        self.task_name = ""
+        self.steps = 0
+        self._sent_at = 0.0
+        self._gripper_opening = None
+
+    # ---- connection ---------------------------------------------------------------------------------
+    def connect(self) -> None:
+        """Connect to the arm and the gripper; ConnectionError naming the address if it cannot."""
+        if self.robot is not None:
+            return
+        import franky
+
+        realtime = franky.RealtimeConfig.Enforce if self.options.realtime else franky.RealtimeConfig.Ignore
+        try:
+            robot = franky.Robot(self.address, realtime_config=realtime)
+            gripper = franky.Gripper(self.address)
+        except franky.Exception as err:
+            raise ConnectionError(f"could not reach the Franka at {self.address}: {err}") from err
+        self.robot, self.gripper = robot, gripper
+
+    # ---- the device ---------------------------------------------------------------------------------
+    def _start(self, seed: int) -> np.ndarray:
+        import franky
+
+        self.connect()
+        if seed >= 0:
+            self.rng = np.random.default_rng(seed)
+        robot, opt = self.robot, self.options
+        try:
+            robot.join_motion()  # a motion halted by stop() reports its preemption here
+        except franky.Exception:
+            pass
+        if robot.has_errors:
+            robot.recover_from_errors()
+        robot.relative_dynamics_factor = opt.reset_dynamics_factor
+        self.gripper.move(self.gripper.max_width, opt.gripper_speed)
+        self._gripper_opening = 1.0
+        robot.move(franky.JointMotion(np.asarray(opt.home_joints, np.float64)))
+        task = self.embodiment.tasks[self.rng.integers(len(self.embodiment.tasks))]
+        angle, radius = self.rng.uniform(0, 2 * np.pi), opt.reset_radius * np.sqrt(self.rng.uniform())
+        start = np.asarray(task.start, np.float64) + radius * np.array([np.cos(angle), np.sin(angle), 0.0])
+        start = self.safety.workspace(start)
+        home = robot.current_pose.end_effector_pose
+        robot.move(franky.CartesianMotion(franky.Affine(start, home.quaternion), franky.ReferenceType.Absolute))
+        pose = robot.current_pose.end_effector_pose
+        self.target = EndEffectorTarget.at(pose.translation, pose.quaternion)
+        robot.relative_dynamics_factor = opt.dynamics_factor
+        self.goal, self.task_name, self.steps = np.asarray(task.goal, np.float64), task.name, 0
+        self._sent_at = time.monotonic()
+        return self._observe()
+
+    def _observe(self) -> np.ndarray:
+        position = self.robot.current_pose.end_effector_pose.translation
+        joints = self.robot.current_joint_positions
+        return np.concatenate([position, [self.gripper.width], joints, self.goal]).astype(np.float32)
+
+    def _act(self, action: np.ndarray) -> StepResult:
+        import franky
+
+        opt = self.options
+        target = self.target.moved(action, opt.translation_step, opt.rotation_step)
+        target.position = self.safety.workspace(target.position)  # UnsafeAction if not finite
+        try:
+            self.robot.move(franky.CartesianMotion(franky.Affine(target.position, target.quaternion),
+                                                   franky.ReferenceType.Absolute), asynchronous=True)
+            if abs(target.opening - self._gripper_opening) > opt.gripper_deadband:
+                self.gripper.move_async(target.opening * self.gripper.max_width, opt.gripper_speed)
+                self._gripper_opening = target.opening
+            self.target = target
+            self._sent_at = time.monotonic()
+            self._wait_period()
+            obs = self._observe()
+        except franky.Exception:  # a reflex or a motion error: recover, cut the episode
+            self.robot.recover_from_errors()
+            self.steps += 1
+            return StepResult(self._observe(), -1.0, False, True, False)
+        self.steps += 1
+        success = bool(np.linalg.norm(obs[:3] - self.goal) < self.embodiment.success_radius)
+        return StepResult(obs, 0.0 if success else -1.0, success,
+                          (not success) and self.steps >= self.embodiment.max_steps, success)
+
+    def _wait_period(self) -> None:
+        time.sleep(max(self._sent_at + self.options.control_period_s - time.monotonic(), 0.0))
+
+    def close(self) -> None:
+        super().close()
+        self.robot = self.gripper = None  # libfranka serves one controlling connection: let it go
+
+    def _halt(self) -> None:
+        if self.robot is not None:
+            self.robot.stop()
+
+    def _task_name(self) -> str:
+        return self.task_name
+
+    def _goal(self) -> np.ndarray:
+        return self.goal
