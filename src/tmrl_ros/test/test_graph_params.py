@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import rclpy
 
-from tmrl_ros.graph import NodeSpec, config_file, sim_finetune_graph
+from tmrl_ros.graph import NodeSpec, config_file, robot_finetune_graph, sim_finetune_graph
 
 pytestmark = pytest.mark.ros
 
@@ -90,3 +90,18 @@ def test_launch_actions_resolve_to_the_same_parameters_as_the_test_path(tmp_path
     launched = NodeSpec(spec.executable, action["name"], files, namespace=action["namespace"] or "")
     assert declared(launched, tmp_path, **STEERING_DEFAULTS) == declared(spec, tmp_path, **STEERING_DEFAULTS) \
         == {**STEERING_OVERRIDES, "task": "lineworld"}
+
+
+def test_a_robot_graph_layers_its_config_on_the_agent_settings(tmp_path):
+    """config/franka.yaml caps steering's t_max_fraction (0.5, over sim_finetune.yaml's 1.0), keeps the agent
+    settings, and gives the driver its safety step; device_options from the launch argument win."""
+    specs = robot_finetune_graph("franka", "10.0.0.2", "franka-reach", str(tmp_path / "csp.pt"), tmp_path / "run",
+                                 device_options='{"realtime": false}')
+    steering = next(s for s in specs if s.name == "steering")
+    assert declared(steering, tmp_path, t_max_fraction=1.0, **{"agent.hidden": 1}) == {
+        "t_max_fraction": 0.5, "agent.hidden": 256}
+    driver = next(s for s in specs if s.name == "driver")
+    got = declared(driver, tmp_path, address="", device_options="", control_period_s=0.0,
+                   **{"safety.workspace_low": [0.0], "safety.watchdog_s": 0.0})
+    assert got == {"address": "10.0.0.2", "device_options": '{"realtime": false}', "control_period_s": 0.0667,
+                   "safety.workspace_low": [0.25, -0.35, 0.10], "safety.watchdog_s": 0.3}

@@ -9,9 +9,16 @@ node; it only implements the device.
     action     execute_chunk  tmrl_msgs/action/ExecuteChunk: run the first `steps` actions of a chunk;
                               one feedback per action (parameter `feedback`); with executor_threads > 1
                               a cancel stops it after the current action
-    service    reset          tmrl_msgs/srv/Reset: start a new episode
+    service    reset          tmrl_msgs/srv/Reset: start a new episode (fails with the reason while the
+                              robot is unreachable or the emergency stop is engaged; reward_reset retries)
     subscribes /tmrl/episode  tmrl_msgs/EpisodeEvent: LABELED events for this source (a human's
                               verdict, e.g. from keyboard_labels) end the running episode
+               /tmrl/estop    std_msgs/Bool: true halts every robot of the graph at once and refuses chunks
+                              and resets until false
+
+A robot's driver gets `address` and `device_options` (a JSON object of its own options, e.g. the
+Franka's {"realtime": false} for a simulator peer); `safety.*` sets the safety step (max_step,
+workspace box, watchdog deadline), the action bounds come from the embodiment.
 """
 
 from __future__ import annotations
@@ -19,14 +26,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
 
 from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.time import Time
-from std_msgs.msg import String
+from std_msgs.msg import Bool, String
 
 from tmrl_learning.system.driver import make_driver
+from tmrl_learning.system.safety import SafetyLimits
 from tmrl_learning.tasks import embodiment
 from tmrl_msgs.action import ExecuteChunk
 from tmrl_msgs.msg import Context, EpisodeEvent
@@ -34,7 +43,7 @@ from tmrl_msgs.srv import Reset
 from tmrl_ros import qos
 from tmrl_ros.convert import floats, observation_message, vector
 from tmrl_ros.node_main import run
-from tmrl_ros.params import declare, declare_result_keep
+from tmrl_ros.params import declare, declare_dataclass, declare_result_keep
 
 
 class DriverNode(Node):
@@ -52,7 +61,16 @@ class DriverNode(Node):
                           "0: 1 without a control period, 4 with one", low=0, high=64)
         self.executor_threads = threads or (4 if self.control_period else 1)
         keep = declare_result_keep(self)
-        self.driver = make_driver(embodiment(task), seed, control_period_s=self.control_period)
+        address = declare(self, "address", "", "the robot's address (IP or hostname); '' for a simulator")
+        options = declare(self, "device_options", "", "JSON object: the robot driver's device options ('' = none)")
+        spec = embodiment(task)
+        safety = declare_dataclass(self, "safety", SafetyLimits(*spec.action_bounds), skip=("low", "high"))
+        device = dict(address=address) if address else {}
+        try:
+            device.update(json.loads(options) if options else {})
+        except json.JSONDecodeError as err:
+            raise ValueError(f"device_options is not a JSON object: {err}") from err
+        self.driver = make_driver(spec, seed, control_period_s=self.control_period, safety=safety, **device)
         self.lock = threading.Lock()
         self.safety_pub = self.create_publisher(String, "safety", qos.COMMAND)
         group = ReentrantCallbackGroup()
@@ -62,6 +80,9 @@ class DriverNode(Node):
                                    cancel_callback=lambda _: CancelResponse.ACCEPT, result_timeout=keep)
         self.create_subscription(EpisodeEvent, "/tmrl/episode", self.on_episode_event, qos.EVENTS,
                                  callback_group=group)
+        self.create_subscription(Bool, "/tmrl/estop", self.on_estop, qos.EVENTS, callback_group=group)
+        self.reported = dataclasses.replace(self.driver.safety.counters)
+        self.create_timer(0.5, self.report_safety, callback_group=group)  # watchdog stops happen between chunks
         self.executed_actions = 0
         self.get_logger().info(f"driver for {task} ({self.source}) ready")
 
@@ -75,6 +96,17 @@ class DriverNode(Node):
             self.get_logger().warning(f"ignored a {verdict} label for episode {msg.episode_id}: the driver is at "
                                       f"episode {self.driver.episode_id}", throttle_duration_sec=2.0)
 
+    def on_estop(self, msg: Bool) -> None:
+        """No lock: it must act while a chunk runs (the driver halts the device and the chunk stops)."""
+        if bool(msg.data) == self.driver.emergency:
+            return
+        self.driver.emergency_stop(bool(msg.data))
+        if msg.data:
+            self.get_logger().error("EMERGENCY STOP engaged: the device is halted; chunks and resets are refused")
+        else:
+            self.get_logger().warning("emergency stop released")
+        self.report_safety()
+
     def publish_observation(self):
         obs = self.driver.observation()
         msg = observation_message(obs, self.source, Time(seconds=obs.stamp).to_msg())
@@ -87,10 +119,17 @@ class DriverNode(Node):
                                                          f"not {request.task}")
             self.get_logger().warning(f"reset refused: {response.message}")
             return response
+        started = time.monotonic()
         with self.lock:
-            self.driver.reset(int(request.seed))
+            try:
+                self.driver.reset(int(request.seed))
+            except Exception as err:  # unreachable robot, emergency stop, a device error: say it, stay up
+                response.success, response.message = False, f"{type(err).__name__}: {err}"
+                self.get_logger().error(f"reset failed: {response.message}", throttle_duration_sec=5.0)
+                return response
             response.context = self.publish_observation()
         response.success = True
+        self.get_logger().debug(f"reset in {time.monotonic() - started:.2f} s")
         return response
 
     def on_execute(self, goal_handle) -> ExecuteChunk.Result:
@@ -111,11 +150,12 @@ class DriverNode(Node):
                     goal_handle.publish_feedback(ExecuteChunk.Feedback(step=k, reward=reward, success=success))
                 self.executed_actions += 1
 
-            counters = dataclasses.replace(self.driver.safety.counters)
             outcome = self.driver.execute(chunk, goal.steps, should_stop=lambda: goal_handle.is_cancel_requested,
                                           on_step=on_step)
             result.context = self.publish_observation()
-            self.report_safety(counters, outcome.refused)
+            if outcome.refused:
+                self.get_logger().error(f"chunk stopped, episode {self.driver.episode_id} ended: {outcome.refused}")
+            self.report_safety()
         result.accepted = True
         result.executed_steps, result.reward = outcome.executed, outcome.reward
         result.terminated, result.truncated, result.success = outcome.terminated, outcome.truncated, outcome.success
@@ -127,19 +167,22 @@ class DriverNode(Node):
         return result
 
 
-    def report_safety(self, before, refused: str) -> None:
+    def report_safety(self) -> None:
+        """Publish the counters (JSON) when anything but a passed action changed since the last report."""
         now = self.driver.safety.counters
-        if (now.clipped, now.refused) == (before.clipped, before.refused):
+        seen = lambda c: (c.clipped, c.refused, c.watchdog_stops, c.emergency_stops)  # noqa: E731
+        if seen(now) == seen(self.reported):
             return
-        if refused:
-            self.get_logger().error(f"safety step refused an action, episode {self.driver.episode_id} ended: {refused}")
-        else:
-            self.get_logger().warning(f"safety step clipped {now.clipped - before.clipped} action(s)",
-                                      throttle_duration_sec=5.0)
+        if now.clipped != self.reported.clipped:
+            self.get_logger().warning(f"safety step clipped {now.clipped - self.reported.clipped} action(s): "
+                                      f"{now.clip_reasons}", throttle_duration_sec=5.0)
+        if now.watchdog_stops != self.reported.watchdog_stops:
+            self.get_logger().error("watchdog: the control loop stalled mid-chunk; the device was halted")
+        self.reported = dataclasses.replace(now, reasons=dict(now.reasons), clip_reasons=dict(now.clip_reasons))
         self.safety_pub.publish(String(data=json.dumps(dataclasses.asdict(now))))
 
     def close(self) -> None:
-        self.driver.stop()
+        self.driver.close()
 
 
 def main(args: list[str] | None = None) -> None:

@@ -127,13 +127,15 @@ def sim_driver(task: str, seed: int = 0) -> DriverSpec:
 
 
 def finetune_graph(driver: DriverSpec, *, task: str, checkpoint: str, out_dir: str | os.PathLike,
-                   method: str = "tmrl", sources: tuple[str, ...] = ("sim0",), params_file: Path | None = None,
+                   method: str = "tmrl", sources: tuple[str, ...] = ("sim0",),
+                   params_file: Path | list[Path] | None = None,
                    overrides: dict[str, dict[str, Any]] | None = None, seed: int = 0) -> list[NodeSpec]:
     """The fine-tuning graph: one policy server and one learner, and per robot (source) a driver,
     perception, steering and reward_reset. With one robot everything lives under /tmrl/; with
     several, each robot's nodes get the namespace /<source>. `params_file` holds every node's
-    parameters (keyed `/**/<node name>`); `overrides` (per node name) are applied after it."""
-    files = [params_file] if params_file else []
+    parameters (keyed `/**/<node name>`; several files: later ones win); `overrides` (per node name)
+    are applied after them."""
+    files = list(params_file) if isinstance(params_file, (list, tuple)) else [params_file] if params_file else []
     overrides = overrides or {}
     agent = {"task": task, "method": method, "checkpoint": str(checkpoint), "seed": seed}
 
@@ -159,3 +161,18 @@ def sim_finetune_graph(task: str, checkpoint: str, out_dir: str | os.PathLike, *
     kwargs.setdefault("params_file", config_file("sim_finetune.yaml"))
     return finetune_graph(sim_driver(task, kwargs.get("seed", 0)), task=task, checkpoint=checkpoint,
                           out_dir=out_dir, **kwargs)
+
+
+def robot_finetune_graph(robot: str, address: str, task: str, checkpoint: str, out_dir: str | os.PathLike,
+                         device_options: str = "", **kwargs: Any) -> list[NodeSpec]:
+    """`finetune_graph` on one real robot: the generic driver node (named `driver`) runs the task's robot
+    driver at `address`. The agent settings of config/sim_finetune.yaml apply, then config/<robot>.yaml
+    (control rate, safety step, the steering caps t_max_fraction and noise_bound for this robot).
+    `device_options` (JSON) replaces the config's, e.g. '{"realtime": false}' for a simulator peer."""
+    overrides = {name: dict(values) for name, values in (kwargs.pop("overrides", None) or {}).items()}
+    if device_options:
+        overrides.setdefault("driver", {})["device_options"] = device_options
+    driver = DriverSpec("driver", parameters={"task": task, "address": address})
+    files = [config_file("sim_finetune.yaml"), config_file(f"{robot}.yaml")]
+    return finetune_graph(driver, task=task, checkpoint=checkpoint, out_dir=out_dir, sources=(robot,),
+                          params_file=files, overrides=overrides, **kwargs)

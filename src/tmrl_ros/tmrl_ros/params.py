@@ -10,10 +10,10 @@ from rclpy.parameter import Parameter
 
 
 def declare(node: Node, name: str, default: Any, description: str,
-            low: float | None = None, high: float | None = None) -> Any:
+            low: float | None = None, high: float | None = None, empty_type=Parameter.Type.STRING_ARRAY) -> Any:
     """Declare `name` with its type taken from `default`, a description and an optional range;
     return its value (from a params file or the command line when given there). An empty list
-    default declares a string array."""
+    default declares an array of `empty_type` (string by default)."""
     descriptor = ParameterDescriptor(description=description)
     if low is not None and high is not None:
         if isinstance(default, bool) or not isinstance(default, (int, float)):
@@ -24,7 +24,7 @@ def declare(node: Node, name: str, default: Any, description: str,
             descriptor.floating_point_range = [
                 FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
     if isinstance(default, list) and not default:  # an empty list has no type of its own: say it
-        value = node.declare_parameter(name, Parameter.Type.STRING_ARRAY, descriptor).value
+        value = node.declare_parameter(name, empty_type, descriptor).value
         return list(value) if value is not None else []
     return node.declare_parameter(name, default, descriptor).value
 
@@ -40,9 +40,12 @@ def declare_dataclass(node: Node, prefix: str, instance: Any, skip: tuple[str, .
         default = getattr(instance, f.name)
         if f.name in skip or default is None or isinstance(default, dict) or dataclasses.is_dataclass(default):
             continue
+        empty = Parameter.Type.STRING_ARRAY
         if isinstance(default, tuple):
+            empty = Parameter.Type.DOUBLE_ARRAY if "float" in str(f.type) else empty
             default = list(default)
-        values[f.name] = declare(node, f"{prefix}.{f.name}", default, f"{type(instance).__name__}.{f.name}")
+        value = declare(node, f"{prefix}.{f.name}", default, f"{type(instance).__name__}.{f.name}", empty_type=empty)
+        values[f.name] = tuple(value) if isinstance(getattr(instance, f.name), tuple) else value
     return dataclasses.replace(instance, **values)
 
 
