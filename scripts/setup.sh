@@ -89,8 +89,14 @@ say "colcon build"
   cd "$ROOT"
   export PATH="$VENV/bin:$PATH" VIRTUAL_ENV="$VENV"
   # colcon.meta carries the per-package arguments (BUILD_TESTING=OFF, Python from the venv).
+  # The Interbotix messages (the WidowX driver's) come from the robot PC's Interbotix stack; where it is
+  # absent, the test-only stand-in under test/interfaces declares the same definitions.
+  bases=("$ROOT/src")
+  prefix=$(python -c "from ament_index_python.packages import get_package_prefix as p; print(p('interbotix_xs_msgs'))" \
+           2>/dev/null || true)
+  if [ -z "$prefix" ] || [ "${prefix#"$ROOT/install"}" != "$prefix" ]; then bases+=("$ROOT/test/interfaces"); fi
   colcon --log-base "$ROOT/log" build --symlink-install --metas "$ROOT/colcon.meta" \
-    --base-paths "$ROOT/src" --build-base "$ROOT/build" --install-base "$ROOT/install" \
+    --base-paths "${bases[@]}" --build-base "$ROOT/build" --install-base "$ROOT/install" \
     --event-handlers console_cohesion- summary+ status- > "$ROOT/log/colcon-build.txt" 2>&1 \
     || { tail -n 60 "$ROOT/log/colcon-build.txt" >&2; die "colcon build failed (full log: log/colcon-build.txt)"; }
 ) || exit 1
