@@ -24,6 +24,7 @@ NODES = {
     "reward_reset": "tmrl_ros.reward_reset_node:main",
     "learner": "tmrl_ros.learner_node:main",
     "keyboard_labels": "tmrl_ros.keyboard_labels_node:main",
+    "widowx_sim": "tmrl_ros.widowx_sim_node:main",
 }
 
 setup(
@@ -41,5 +42,7 @@ setup(
     description="tmrl ROS 2 nodes",
     license="Apache-2.0",
     entry_points={"console_scripts": [f"{name} = {target}" for name, target in NODES.items()]
-                  + ["tmrl_sim_demo = tmrl_ros.sim_demo:main"]},
+                  + ["tmrl_sim_demo = tmrl_ros.sim_demo:main"],
+                  # robot tasks whose drivers speak ROS: found by tmrl_learning.tasks when this package is sourced
+                  "tmrl.embodiments": ["robots = tmrl_ros.robot_tasks"]},
 )

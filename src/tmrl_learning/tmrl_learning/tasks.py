@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from importlib.metadata import entry_points
 
 from tmrl_learning.data.envs import CubeGoalEnv, PointMazeGoalEnv
@@ -107,7 +108,11 @@ LINEWORLD = register(Embodiment(
 def _load_plugins() -> None:
     """Embodiments registered by other packages (entry points) or modules named in TMRL_TASK_MODULES."""
     for point in entry_points(group="tmrl.embodiments"):
-        point.load()
+        try:
+            point.load()
+        except ImportError as err:  # e.g. a robot's message package is not built: its tasks only are missing
+            warnings.warn(f"tasks of {point.value} ({point.dist.name if point.dist else '?'}) are unavailable: {err}",
+                          stacklevel=2)
     for name in filter(None, (n.strip() for n in os.environ.get("TMRL_TASK_MODULES", "").split(","))):
         importlib.import_module(name)
 

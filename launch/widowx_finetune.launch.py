@@ -1,0 +1,43 @@
+"""Fine-tune a pre-trained CSP policy with TMRL on a WidowX 250 6-DOF (BridgeData's arm), as a ROS 2 graph.
+
+    ros2 launch interbotix_xsarm_control xsarm_control.launch.py robot_model:=wx250s    # the arm (Interbotix)
+    ros2 launch tmrl_ros widowx_finetune.launch.py checkpoint:=runs/widowx/checkpoint.pt
+    ros2 topic echo /tmrl/timestep
+    ros2 topic pub --once /tmrl/estop std_msgs/msg/Bool "{data: true}"     # halt now
+
+A dry run against the simulated arm (the xs_sdk's topics and services over MuJoCo):
+
+    ros2 run tmrl_ros widowx_sim --ros-args -r __ns:=/wx250s &
+    ros2 launch tmrl_ros widowx_finetune.launch.py checkpoint:=...
+
+The nodes, parameters and remappings come from tmrl_ros.graph.robot_finetune_graph (config/widowx.yaml),
+the same description the tests start as processes against widowx_sim.
+"""
+
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+
+from launch import LaunchDescription
+from tmrl_ros.graph import robot_finetune_graph
+from tmrl_ros.launching import node_actions
+
+
+def _nodes(context):
+    arg = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
+    specs = robot_finetune_graph("widowx", arg("robot_name"), arg("task"), arg("checkpoint"), arg("out_dir"),
+                                 device_options=arg("device_options"), method=arg("method"), seed=int(arg("seed")))
+    return node_actions(specs)
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        DeclareLaunchArgument("checkpoint", description="pre-trained CSP policy (checkpoint.pt) for the task"),
+        DeclareLaunchArgument("robot_name", default_value="/wx250s", description="the xs_sdk's namespace"),
+        DeclareLaunchArgument("task", default_value="widowx-reach", description="a WidowX task (tmrl_learning.tasks)"),
+        DeclareLaunchArgument("method", default_value="tmrl", description="tmrl, dsrl, postbc, cfg or rlpd"),
+        DeclareLaunchArgument("out_dir", default_value="runs/widowx_finetune", description="learner checkpoints"),
+        DeclareLaunchArgument("device_options", default_value="",
+                              description="JSON: replaces config/widowx.yaml's device options"),
+        DeclareLaunchArgument("seed", default_value="0", description="seed"),
+        OpaqueFunction(function=_nodes),
+    ])
