@@ -25,6 +25,7 @@ NODES = {
     "learner": "tmrl_ros.learner_node:main",
     "keyboard_labels": "tmrl_ros.keyboard_labels_node:main",
     "widowx_sim": "tmrl_ros.widowx_sim_node:main",
+    "intervention": "tmrl_ros.intervention_node:main",
 }
 
 setup(

@@ -460,3 +460,37 @@ def test_several_processes_export_the_onnx_sampler_to_one_path_at_once(checkpoin
     session = onnxruntime.InferenceSession(path)  # a whole model, loadable
     assert [o.name for o in session.get_outputs()] == ["chunk"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sampler.onnx"]  # no partial file left behind
+
+
+def test_a_held_intervention_replaces_the_chunk_and_the_learner_drops_it_by_default(checkpoint):
+    """LineWorld's driver executes the human's action while it is refreshed; a release or a silent input
+    hands control back; the learner drops intervened transitions unless told to keep them."""
+    from tmrl_learning.system.intervention import JoyMapping
+
+    driver = make_driver(LINEWORLD, 0)
+    driver.reset(0)
+    chunk = np.full((4, 1), 0.8, np.float32)
+    driver.intervene(np.array([-0.5]))
+    out = driver.execute(chunk, 2)
+    assert out.intervened == 2 and np.allclose(out.actions, -0.5)
+    driver.intervene(None)
+    out = driver.execute(chunk, 2)
+    assert out.intervened == 0 and np.allclose(out.actions, 0.8)
+    driver.intervene(np.array([-0.5]))
+    driver._human = (driver._human[0], driver._human[1] - driver.intervention_timeout_s - 0.1)  # input went quiet
+    assert driver.execute(chunk, 1).intervened == 0
+    with pytest.raises(ValueError, match="an intervention must be 1 finite values"):
+        driver.intervene(np.array([np.nan]))
+
+    mapping = JoyMapping(axes=(1, -1, 0), scale=(2.0, 1.0, 0.5), deadman_button=0, gripper_index=1, gripper_button=1)
+    assert mapping.action([0.2, 0.9], [0, 0]) is None
+    np.testing.assert_allclose(mapping.action([0.2, 0.9], [1, 0]), [1.0, 1.0, 0.1])
+    np.testing.assert_allclose(mapping.action([0.2, -0.3], [1, 1]), [-0.6, -1.0, 0.1])
+
+    agent = agent_for(checkpoint)
+    transition = {"observation": np.zeros(2), "steering_action": np.zeros(agent.action_dim), "reward": -1.0,
+                  "next_observation": np.zeros(2), "terminated": 0.0}
+    dropping, keeping = Learner(agent, LearnerConfig()), Learner(agent, LearnerConfig(use_intervened=True))
+    assert not dropping.add(("s", 0, 0), transition, intervened=2) and dropping.dropped_intervened == 1
+    assert dropping.add(("s", 0, 1), transition) and len(dropping.buffer) == 1
+    assert keeping.add(("s", 0, 0), transition, intervened=2) and len(keeping.buffer) == 1

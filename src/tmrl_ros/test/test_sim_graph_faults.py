@@ -11,10 +11,12 @@ import subprocess
 import pytest
 from graph_fixtures import Watcher, lineworld_params
 from rclpy.action import ActionClient
+from sensor_msgs.msg import Joy
 
 from tmrl_learning.csp.toy import save_lineworld_checkpoint
 from tmrl_msgs.action import ExecuteChunk, SampleChunk
 from tmrl_msgs.msg import ActionChunk, Context, EpisodeEvent, SteeringCommand, Transition
+from tmrl_msgs.srv import Reset
 from tmrl_ros import qos
 from tmrl_ros.graph import NodeSpec, sim_finetune_graph
 from tmrl_ros.processes import GraphProcesses, start, stop
@@ -216,4 +218,35 @@ def test_a_terminal_step_without_success_is_a_failure(node, tmp_path, checkpoint
         assert spin_until(node, lambda: len(ended()) == 2, 20.0), graph.logs()
         assert [(e.episode_id, e.event, e.success) for e in ended()] == [
             (0, EpisodeEvent.FAILED, False), (1, EpisodeEvent.SUCCEEDED, True)]
+        assert not graph.dead(), graph.logs()
+
+
+def test_a_held_dead_man_button_overrides_the_policy(node, tmp_path, checkpoint):
+    """Joy -> the intervention node -> the driver: while the button is held the human's action runs (and the
+    result says so); after the release, the chunk's."""
+    specs = [s for s in sim_finetune_graph("lineworld", str(checkpoint), tmp_path / "run") if s.name == "sim_bridge"]
+    specs.append(NodeSpec("intervention", "intervention",
+                          parameters={"axes": [1], "scale": [-2.0], "deadman_button": 0, "gripper_index": -1}))
+    executor = ActionClient(node, ExecuteChunk, "/execute_chunk")
+    reset = node.create_client(Reset, "/reset")
+    joy = node.create_publisher(Joy, "/joy", 10)
+    held = {"buttons": [1]}
+    node.create_timer(0.05, lambda: joy.publish(Joy(axes=[0.9, -0.25], buttons=held["buttons"])))
+    with GraphProcesses(specs, tmp_path / "logs") as graph:
+        assert reset.wait_for_service(timeout_sec=30.0)
+        future = reset.call_async(Reset.Request(seed=0))
+        assert spin_until(node, future.done, 20.0) and future.result().success
+        assert spin_until(node, lambda: "human intervention" in graph.log("intervention"), 30.0), graph.logs()
+        spin_until(node, lambda: False, 1.5)  # the driver discovers the intervention topic; actions keep coming
+        chunk = ActionChunk(horizon=2, action_dim=1, data=[0.8, 0.9])
+        result = _action(node, executor, ExecuteChunk.Goal(chunk=chunk, episode_id=0, step=0))
+        assert result.accepted and result.intervened_steps == 2, result
+        assert list(result.executed_actions) == pytest.approx([0.5, 0.5])  # away from LineWorld's goal: no end
+        held["buttons"] = [0]
+        assert spin_until(node, lambda: "intervention released" in graph.log("intervention"), 10.0)
+        spin_until(node, lambda: False, 0.3)
+        assert not result.terminated and not result.truncated
+        result = _action(node, executor, ExecuteChunk.Goal(chunk=chunk, episode_id=0, step=1))
+        assert result.accepted and result.intervened_steps == 0
+        assert list(result.executed_actions) == pytest.approx([0.8, 0.9])
         assert not graph.dead(), graph.logs()

@@ -15,6 +15,8 @@ node; it only implements the device.
                               verdict, e.g. from keyboard_labels) end the running episode
                /tmrl/estop    std_msgs/Bool: true halts every robot of the graph at once and refuses chunks
                               and resets until false
+               intervention   std_msgs/Float32MultiArray: a human's action (e.g. from the intervention node),
+                              replacing the chunk's while it keeps coming; an empty one releases it
 
 A robot's driver gets `address` and `device_options` (a JSON object of its own options, e.g. the
 Franka's {"realtime": false} for a simulator peer); `safety.*` sets the safety step (max_step,
@@ -32,7 +34,7 @@ from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.time import Time
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool, Float32MultiArray, String
 
 from tmrl_learning.system.driver import make_driver
 from tmrl_learning.system.safety import SafetyLimits
@@ -81,6 +83,7 @@ class DriverNode(Node):
         self.create_subscription(EpisodeEvent, "/tmrl/episode", self.on_episode_event, qos.EVENTS,
                                  callback_group=group)
         self.create_subscription(Bool, "/tmrl/estop", self.on_estop, qos.EVENTS, callback_group=group)
+        self.create_subscription(Float32MultiArray, "intervention", self.on_intervention, 10, callback_group=group)
         self.reported = dataclasses.replace(self.driver.safety.counters)
         self.create_timer(0.5, self.report_safety, callback_group=group)  # watchdog stops happen between chunks
         self.executed_actions = 0
@@ -95,6 +98,13 @@ class DriverNode(Node):
         else:
             self.get_logger().warning(f"ignored a {verdict} label for episode {msg.episode_id}: the driver is at "
                                       f"episode {self.driver.episode_id}", throttle_duration_sec=2.0)
+
+    def on_intervention(self, msg: Float32MultiArray) -> None:
+        """No lock: it must reach a running chunk. A malformed one is refused with a warning."""
+        try:
+            self.driver.intervene(vector(msg.data) if len(msg.data) else None)
+        except ValueError as err:
+            self.get_logger().warning(f"intervention refused: {err}", throttle_duration_sec=2.0)
 
     def on_estop(self, msg: Bool) -> None:
         """No lock: it must act while a chunk runs (the driver halts the device and the chunk stops)."""
@@ -160,6 +170,7 @@ class DriverNode(Node):
         result.executed_steps, result.reward = outcome.executed, outcome.reward
         result.terminated, result.truncated, result.success = outcome.terminated, outcome.truncated, outcome.success
         result.observations = floats(outcome.observations)
+        result.executed_actions, result.intervened_steps = floats(outcome.actions), outcome.intervened
         if goal_handle.is_cancel_requested:
             goal_handle.canceled()
         else:

@@ -91,10 +91,11 @@ class LearnerNode(Node):
                       "terminated": float(msg.terminated)}
         if "executed_actions" in self.learner.buffer.fields:  # what ran, zero-padded to the full width
             width = self.learner.buffer.data["executed_actions"].shape[1]
-            ran = vector(msg.chunk.data)[: int(msg.executed_steps) * int(msg.chunk.action_dim)][:width]
-            transition["executed_actions"] = np.pad(ran, (0, width - len(ran)))
+            ran = vector(msg.executed_actions) if len(msg.executed_actions) else \
+                vector(msg.chunk.data)[: int(msg.executed_steps) * int(msg.chunk.action_dim)]
+            transition["executed_actions"] = np.pad(ran[:width], (0, width - len(ran[:width])))
         try:
-            self.learner.add(key, transition)
+            self.learner.add(key, transition, int(msg.intervened_steps))
         except ValueError as err:
             self.get_logger().error(f"rejected: {err}", throttle_duration_sec=2.0)
 
@@ -135,6 +136,7 @@ class LearnerNode(Node):
     def status(self) -> dict:
         lr = self.learner
         return {"transitions": lr.received, "duplicates": lr.duplicates, "rejected": lr.rejected,
+                "dropped_intervened": lr.dropped_intervened,
                 "updates": lr.updates, "version": lr.version, "buffer": len(lr.buffer),
                 "updates_per_transition": round(lr.achieved_ratio(), 4),
                 "configured_updates_per_transition": lr.schedule.updates_per_transition,

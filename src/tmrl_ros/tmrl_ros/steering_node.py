@@ -226,6 +226,7 @@ class SteeringNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.observation, msg.steering_action = ctx.observation, floats(y)
         msg.step_observations, msg.next_observation = outcome.observations, outcome.context.observation
+        msg.executed_actions, msg.intervened_steps = outcome.executed_actions, outcome.intervened_steps
         self.transition_pub.publish(msg)
         self.sent += 1
 

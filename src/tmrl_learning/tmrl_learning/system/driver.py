@@ -6,6 +6,7 @@
     execute(chunk, steps, ...) -> ChunkOutcome      run part of a chunk at the control rate, each
                                                     action through the safety step
     label(episode_id, success)                      a human's verdict ends the running episode
+    intervene(action | None)                        a human's action replaces the chunk's while held
     emergency_stop(engaged)                         halt now; refuse every chunk and reset until released
     stop()                                          halt the device now (a cancelled goal, a shutdown)
 
@@ -50,6 +51,8 @@ class ChunkOutcome:
     observations: np.ndarray        # (executed, obs_dim): before each executed action
     stamps: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (executed,): when each action was sent
     refused: str = ""               # why the safety step stopped the chunk ("" = it did not)
+    actions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (executed, d): what ran
+    intervened: int = 0             # executed actions a human's intervention replaced
 
 
 class Driver(Protocol):
@@ -63,6 +66,7 @@ class Driver(Protocol):
     def check_decision_point(self, episode_id: int, step: int) -> None: ...
     def execute(self, chunk: np.ndarray, steps: int = 0, should_stop=..., on_step=None) -> ChunkOutcome: ...
     def label(self, episode_id: int, success: bool) -> bool: ...
+    def intervene(self, action: np.ndarray | None) -> None: ...
     def emergency_stop(self, engaged: bool) -> None: ...
     def stop(self) -> None: ...
 
@@ -74,7 +78,11 @@ class EpisodeDriver:
     refuses stops the chunk and ends the episode (terminated, not a success): the device holds. An
     engaged emergency stop halts the device, cuts the running chunk (truncated) and refuses chunks and
     resets until it is released. With `safety.watchdog_s`, a chunk whose next action is later than the
-    deadline (a stalled control loop) gets the device halted from the watchdog's thread."""
+    deadline (a stalled control loop) gets the device halted from the watchdog's thread. While a human
+    holds an intervention (`intervene`, refreshed at least every `intervention_timeout_s`), their action
+    replaces the chunk's, through the same safety step; the outcome counts the replaced actions."""
+
+    intervention_timeout_s = 0.5  # an intervention not refreshed this long is over (its input went quiet)
 
     def __init__(self, embodiment: Embodiment, control_period_s: float = 0.0, safety: SafetyLimits | None = None):
         self.embodiment = embodiment
@@ -87,6 +95,7 @@ class EpisodeDriver:
             raise ValueError(f"watchdog deadline {watchdog_s} s must exceed the control period {control_period_s} s")
         self.watchdog = Watchdog(watchdog_s, self._watchdog_halt) if watchdog_s else None
         self.emergency = False
+        self._human: tuple[np.ndarray, float] | None = None  # (action, when it was given)
         self.episode_id, self.step, self._obs, self._stamp, self.ended = -1, 0, None, 0.0, True
         self._label: tuple[int, bool] | None = None  # (episode_id, success) from a human
 
@@ -104,6 +113,22 @@ class EpisodeDriver:
             return False
         self._label = (episode_id, bool(success))
         return True
+
+    def intervene(self, action: np.ndarray | None) -> None:
+        """A human's action, held until released (None) or not refreshed for `intervention_timeout_s`."""
+        if action is None:
+            self._human = None
+            return
+        action = np.asarray(action, np.float64)
+        if action.shape != (self.action_dim,) or not np.isfinite(action).all():
+            raise ValueError(f"an intervention must be {self.action_dim} finite values, got {action.tolist()}")
+        self._human = (action, time.monotonic())
+
+    def _human_action(self) -> np.ndarray | None:
+        human = self._human
+        if human is None or time.monotonic() - human[1] > self.intervention_timeout_s:
+            return None
+        return human[0]
 
     def emergency_stop(self, engaged: bool) -> None:
         """Engage (halt now, refuse everything) or release the emergency stop."""
@@ -166,7 +191,7 @@ class EpisodeDriver:
         if self.ended:
             raise RuntimeError("the episode has ended: reset before executing")
         steps = steps or len(chunk)
-        before, stamps, total, refused = [], [], 0.0, ""
+        before, stamps, ran, total, refused, intervened = [], [], [], 0.0, "", 0
         terminated = truncated = success = False
         next_time = time.monotonic()
         try:
@@ -176,8 +201,9 @@ class EpisodeDriver:
                     break
                 if k and should_stop():
                     break
+                human = self._human_action()
                 try:
-                    action = self.safety(chunk[k])
+                    action = self.safety(chunk[k] if human is None else human)
                 except UnsafeAction as err:
                     self._halt()
                     refused, terminated = str(err), True
@@ -196,6 +222,8 @@ class EpisodeDriver:
                     break
                 before.append(obs_before)
                 stamps.append(stamp)
+                ran.append(action)
+                intervened += human is not None
                 terminated, truncated, success, total = self._record(result, total, k, on_step)
                 if terminated or truncated:
                     break
@@ -205,8 +233,9 @@ class EpisodeDriver:
         self.step += 1
         self.ended = terminated or truncated
         observations = np.stack(before) if before else np.zeros((0, self.obs_dim), np.float32)
+        actions = np.asarray(ran, np.float32).reshape(len(ran), self.action_dim)
         return ChunkOutcome(len(before), total, terminated, truncated, success, self.observation(), observations,
-                            np.asarray(stamps), refused)
+                            np.asarray(stamps), refused, actions, intervened)
 
     def _record(self, result: StepResult, total: float, k: int, on_step) -> tuple[bool, bool, bool, float]:
         """One executed action's result, with a pending human label -> (terminated, truncated, success, total)."""

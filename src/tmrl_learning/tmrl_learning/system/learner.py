@@ -25,6 +25,8 @@ class LearnerConfig:
     publish_every: int = 20             # updates between published actor weights (and after the first)
     checkpoint_every: int = 200         # new transitions between checkpoints
     offline_fraction: float = 0.0       # RLPD: 0.5 with an offline buffer
+    use_intervened: bool = False        # keep transitions a human intervened in: their steering action did not
+                                        # choose what ran, so by default they are dropped (counted)
     seed: int = 0
 
 
@@ -41,13 +43,18 @@ class Learner:
         self.keys: set[Key] = set()
         self.rng = np.random.default_rng(cfg.seed)
         self.received = self.duplicates = self.rejected = self.updates = self.version = 0
+        self.dropped_intervened = 0
         self._since_checkpoint = 0
         self.path = Path(out_dir) / "learner.pt" if out_dir else None
         self.metrics: dict[str, float] = {}
 
     # ---- data --------------------------------------------------------------------------------------
-    def add(self, key: Key, transition: dict[str, np.ndarray]) -> bool:
-        """Add one transition; False for one already held. ValueError (nothing added) for a bad one."""
+    def add(self, key: Key, transition: dict[str, np.ndarray], intervened: int = 0) -> bool:
+        """Add one transition; False for one already held or one a human intervened in (unless
+        `use_intervened`). ValueError (nothing added) for a bad one."""
+        if intervened and not self.cfg.use_intervened:
+            self.dropped_intervened += 1
+            return False
         if key in self.keys:
             self.duplicates += 1
             return False
@@ -105,8 +112,8 @@ class Learner:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         state = {"format": "tmrl-learner/1", "agent": self.agent.state_dict(), "buffer": self.buffer.state_dict(),
                  "keys": sorted(self.keys), "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                 "counters": {k: getattr(self, k) for k in ("received", "duplicates", "rejected", "updates",
-                                                            "version")}}
+                 "counters": {k: getattr(self, k) for k in ("received", "duplicates", "rejected", "dropped_intervened",
+                                                            "updates", "version")}}
         tmp = self.path.with_name(self.path.name + ".partial")
         torch.save(state, tmp)
         tmp.replace(self.path)  # atomic: buffer, keys and agent always agree
