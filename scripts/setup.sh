@@ -30,6 +30,16 @@ command -v "$PYTHON" >/dev/null 2>&1 || die "no Python interpreter '$PYTHON' on 
 command -v "${CC:-cc}" >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || die "no C compiler (cc/gcc) found: the message package is generated C code (apt-get install build-essential)"
 command -v "${CXX:-c++}" >/dev/null 2>&1 || command -v g++ >/dev/null 2>&1 || die "no C++ compiler (c++/g++) found: rosidl generates C++ type support (apt-get install build-essential)"
 command -v cmake >/dev/null 2>&1 || die "cmake not found: tmrl_msgs is an ament_cmake package (apt-get install cmake)"
+# pyrealsense2 (the RealSense camera node) loads the system's libusb-1.0; install it where we may.
+if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
+  if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    apt_get=(sudo apt-get); else apt_get=(); fi
+  [ ${#apt_get[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 \
+    || die "libusb-1.0 is missing and cannot be installed from here (Debian/Ubuntu: apt-get install libusb-1.0-0)"
+  say "installing libusb-1.0-0 (apt): pyrealsense2 needs it"
+  { "${apt_get[@]}" install -y -q libusb-1.0-0 || { "${apt_get[@]}" update -q && "${apt_get[@]}" install -y -q libusb-1.0-0; }; } \
+    >/dev/null 2>&1 || die "apt-get could not install libusb-1.0-0"
+fi
 
 ROS_SETUP=""
 if [ "${TMRL_FORCE_WHEELS:-0}" != "1" ]; then

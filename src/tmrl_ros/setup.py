@@ -26,6 +26,7 @@ NODES = {
     "keyboard_labels": "tmrl_ros.keyboard_labels_node:main",
     "widowx_sim": "tmrl_ros.widowx_sim_node:main",
     "intervention": "tmrl_ros.intervention_node:main",
+    "realsense": "tmrl_ros.realsense_node:main",
 }
 
 setup(
@@ -45,5 +46,5 @@ setup(
     entry_points={"console_scripts": [f"{name} = {target}" for name, target in NODES.items()]
                   + ["tmrl_sim_demo = tmrl_ros.sim_demo:main"],
                   # robot tasks whose drivers speak ROS: found by tmrl_learning.tasks when this package is sourced
-                  "tmrl.embodiments": ["robots = tmrl_ros.robot_tasks"]},
+                  "tmrl.embodiments": ["robots = tmrl_ros.robot_tasks:register_tasks"]},
 )

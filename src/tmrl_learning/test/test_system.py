@@ -285,8 +285,8 @@ def _write_transitions_bag(path, episodes=2, steps=3):
                 x = float(10 * ep + k)
                 chunk = ActionChunk(Header(Time(0, 0), ""), 2, 1, f32(x + 0.1, x + 0.2), 0, 0)
                 msg = Transition(Header(Time(0, 0), ""), "sim0", ep, k, f32(x, 1.0), f32(0.5, 0.5, 0.5), chunk, 2,
-                                 f32(x, 1.0, x + 0.5, 1.0), -1.0, f32(x + 1, 1.0), k == steps - 1, False,
-                                 k == steps - 1)
+                                 f32(x, 1.0, x + 0.5, 1.0), f32(), 0,  # no executed_actions: an older sender's
+                                 -1.0, f32(x + 1, 1.0), k == steps - 1, False, k == steps - 1)
                 for _ in range(1 + (k == 1)):  # one transition recorded twice: read once
                     writer.write("/tmrl/transitions", "tmrl_msgs/msg/Transition", n, msg)
                     n += 1

@@ -34,8 +34,9 @@ lineworld
     demonstrations only under another context.
 
 A new task or robot is one `register(Embodiment(...))`: here, or in a module of its own package that
-is named by the `tmrl.embodiments` entry point group or listed in the TMRL_TASK_MODULES environment
-variable (comma-separated module names), which this registry imports when it loads. Nothing else changes.
+is named (or whose registering function is named) by the `tmrl.embodiments` entry point group or
+listed in the TMRL_TASK_MODULES environment variable (comma-separated module names), which this
+registry imports when it loads. Nothing else changes.
 """
 
 from __future__ import annotations
@@ -109,7 +110,9 @@ def _load_plugins() -> None:
     """Embodiments registered by other packages (entry points) or modules named in TMRL_TASK_MODULES."""
     for point in entry_points(group="tmrl.embodiments"):
         try:
-            point.load()
+            loaded = point.load()
+            if callable(loaded):  # a registering function: called on every load (a reloaded registry is empty)
+                loaded()
         except ImportError as err:  # e.g. a robot's message package is not built: its tasks only are missing
             warnings.warn(f"tasks of {point.value} ({point.dist.name if point.dist else '?'}) are unavailable: {err}",
                           stacklevel=2)

@@ -1,5 +1,6 @@
 """Robot tasks whose drivers live in this package (they speak ROS to the robot), registered in the tmrl
-task registry through the `tmrl.embodiments` entry point (setup.py), so every tool finds them by name.
+task registry through the `tmrl.embodiments` entry point (setup.py: `register_tasks`, called each time the
+registry loads), so every tool finds them by name.
 
 widowx-reach
     A WidowX 250 6-DOF (through the Interbotix xs_sdk) moves its gripper, pointing down, from a start
@@ -9,12 +10,17 @@ widowx-reach
 """
 
 from tmrl_learning.embodiment import Embodiment, Task
-from tmrl_learning.tasks import register
 from tmrl_ros.widowx_driver import WidowXDriver
 
-WIDOWX_REACH = register(Embodiment(
+WIDOWX_REACH = Embodiment(
     "widowx-reach", obs_dim=13, goal_dim=3, action_dim=7, context=(10, 13), proprio=(0, 10), max_steps=50,
     success_radius=0.03, make_driver_fn=WidowXDriver, achieved_goal=("observations", 0, 3),
     tasks=(Task("reach-left", (0.30, 0.0, 0.20), (0.36, 0.10, 0.12)),
            Task("reach-right", (0.30, 0.0, 0.20), (0.36, -0.10, 0.12)),
-           Task("reach-near", (0.30, 0.0, 0.20), (0.22, 0.0, 0.12)))))
+           Task("reach-near", (0.30, 0.0, 0.20), (0.22, 0.0, 0.12))))
+
+
+def register_tasks() -> None:
+    from tmrl_learning.tasks import register
+
+    register(WIDOWX_REACH)

@@ -17,7 +17,12 @@ def add_csp_commands(sub: argparse._SubParsersAction) -> None:
     pre.add_argument("--out", type=Path, help="run folder (default runs/pretrain/<task>-<method>-s<seed>)")
     pre.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override any config key, dotted for nested ones (policy.model.hidden=256)")
-    pre.add_argument("--bag", type=Path, help="train on a rosbag2 recording of a tmrl graph (its transitions)")
+    pre.add_argument("--bag", type=Path, help="train on a rosbag2: a tmrl graph's recording (its transitions), or a "
+                     "teleoperation recording in standard messages (with --observation-topic and --action-topic)")
+    pre.add_argument("--observation-topic", help="the bag's observations (sensor_msgs/JointState, Float32MultiArray)")
+    pre.add_argument("--action-topic", help="the bag's actions (std_msgs/Float32MultiArray)")
+    pre.add_argument("--image-topic", action="append", default=[], help="a camera (sensor_msgs/Image), encoded and "
+                     "appended to the observation; repeat for several (encoder: --set image_encoder=..., image_size)")
     pre.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     pre.set_defaults(func=_pretrain)
 
@@ -58,6 +63,13 @@ def _pretrain(args: argparse.Namespace) -> int:
         overrides["steps"] = args.steps
     if args.bag:
         overrides["dataset_bag"] = str(args.bag)
+    if bool(args.observation_topic) != bool(args.action_topic):
+        raise SystemExit("tmrl pretrain: --observation-topic and --action-topic go together")
+    if args.observation_topic:
+        if not args.bag:
+            raise SystemExit("tmrl pretrain: --observation-topic needs --bag")
+        overrides.update(bag_observation_topic=args.observation_topic, bag_action_topic=args.action_topic,
+                         bag_image_topics=list(args.image_topic))
     cfg = load_yaml(PretrainConfig, args.config, overrides)
     cfg.validate()
     out = args.out or Path("runs/pretrain") / f"{cfg.task}-{cfg.method}-s{cfg.seed}"

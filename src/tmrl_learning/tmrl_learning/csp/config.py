@@ -30,7 +30,12 @@ class PretrainConfig:
     seed: int = 0
     dataset_episodes: int | None = None   # None: the full OGBench size
     dataset_dir: str = str(DEFAULT_CACHE)
-    dataset_bag: str = ""                  # train on a recorded rosbag2 (tmrl_msgs/Transition) instead
+    dataset_bag: str = ""                  # train on a recorded rosbag2 instead: tmrl_msgs/Transition, or with
+    bag_observation_topic: str = ""        # these set, standard messages: JointState/Float32MultiArray observations,
+    bag_action_topic: str = ""             # Float32MultiArray actions,
+    bag_image_topics: tuple[str, ...] = ()  # sensor_msgs/Image, encoded by image_encoder at image_size
+    image_encoder: str = "pooled"          # pooled, or a .pt2/TorchScript file (system/images.py)
+    image_size: int = 16
     goal_relabel: str = "final"            # final (the authors) | future | rest (where the object rests)
     steps: int = 20_000
     batch_size: int = 256

@@ -28,9 +28,15 @@ from tmrl_learning.tasks import embodiment
 
 def make_sampler(cfg: PretrainConfig, progress: bool = True) -> ChunkSampler:
     if cfg.dataset_bag:
-        from tmrl_learning.data.from_bags import dataset_from_transitions_bag
+        from tmrl_learning.data.from_bags import dataset_from_standard_bag, dataset_from_transitions_bag
+        from tmrl_learning.system.images import ImageEncoder
 
-        dataset = dataset_from_transitions_bag(cfg.dataset_bag)
+        if cfg.bag_observation_topic:
+            encoder = ImageEncoder(cfg.image_encoder, cfg.image_size) if cfg.bag_image_topics else None
+            dataset = dataset_from_standard_bag(cfg.dataset_bag, cfg.bag_observation_topic, cfg.bag_action_topic,
+                                                image_topics=tuple(cfg.bag_image_topics), encoder=encoder)
+        else:
+            dataset = dataset_from_transitions_bag(cfg.dataset_bag)
         return ChunkSampler(dataset, embodiment(cfg.task), cfg.policy.model.horizon, cfg.goal_relabel, seed=cfg.seed)
     task = embodiment(cfg.task)
     rec = recipe(task.train_dataset)

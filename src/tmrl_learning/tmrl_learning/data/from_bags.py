@@ -7,7 +7,8 @@
 - `dataset_from_standard_bag`: demonstrations recorded by any tool with standard message types
   (`sensor_msgs/JointState`, `std_msgs/Float32MultiArray`, `std_msgs/Float64MultiArray`): each action
   message is paired with the latest observation before it; a pause longer than `episode_gap` seconds
-  starts a new episode.
+  starts a new episode. Camera images (`sensor_msgs/Image` on `image_topics`) are encoded like the
+  perception node does (system.images.ImageEncoder) and appended to the observation, latest first.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def dataset_from_transitions_bag(path: str | Path, topic: str | None = None) -> 
             raise DatasetError(f"transition {m.source}/{m.episode_id}/{m.step} has {obs.size} step observation "
                                f"values for {k} executed actions (recorded before step_observations existed?)")
         observations.append(obs.reshape(k, -1))
-        actions.append(np.asarray(m.chunk.data, np.float32).reshape(-1, d)[:k])
+        ran = getattr(m, "executed_actions", None)  # what ran (a human's where one intervened); older: the chunk
+        ran = ran if ran is not None and len(ran) == k * d else m.chunk.data
+        actions.append(np.asarray(ran, np.float32).reshape(-1, d)[:k])
         last = (i + 1 == len(msgs) or (msgs[i + 1].source, msgs[i + 1].episode_id) != (m.source, m.episode_id)
                 or m.terminated or m.truncated)
         terminals.append(np.zeros(k, bool))
@@ -72,26 +75,47 @@ def _vector(message, msgtype: str) -> np.ndarray:
     raise DatasetError(f"cannot read a vector from {msgtype}; supported: JointState, Float32/64MultiArray")
 
 
+def _image(message, msgtype: str, topic: str) -> np.ndarray:
+    from tmrl_learning.system.images import image_array
+
+    if msgtype != "sensor_msgs/msg/Image":
+        raise DatasetError(f"image topic {topic} carries {msgtype}, not sensor_msgs/msg/Image")
+    try:
+        return image_array(message.height, message.width, message.encoding, message.step, bytes(message.data),
+                           bool(message.is_bigendian))
+    except ValueError as err:
+        raise DatasetError(f"image on {topic}: {err}") from err
+
+
 def dataset_from_standard_bag(path: str | Path, observation_topic: str, action_topic: str,
-                              episode_gap: float = 1.0) -> Dataset:
+                              episode_gap: float = 1.0, image_topics: tuple[str, ...] = (), encoder=None) -> Dataset:
+    """Rows: the latest observation ++ the encoded latest image of each image topic, before each action."""
+    if image_topics and encoder is None:
+        from tmrl_learning.system.images import ImageEncoder
+
+        encoder = ImageEncoder()
+    images: dict[str, np.ndarray] = {}
     last_obs, last_time = None, None
     observations, actions, terminals = [], [], []
     seen = set()
-    for m in read_bag(path, topics=[observation_topic, action_topic]):
+    for m in read_bag(path, topics=[observation_topic, action_topic, *image_topics]):
         seen.add(m.topic)
+        if m.topic in image_topics:
+            images[m.topic] = encoder.encode(_image(m.message, m.msgtype, m.topic))
+            continue
         value = _vector(m.message, m.msgtype)
         if m.topic == observation_topic:
             last_obs = value
             continue
-        if last_obs is None:
-            continue  # an action before any observation cannot be used
+        if last_obs is None or len(images) < len(image_topics):
+            continue  # an action before any observation (or image) cannot be used
         if last_time is not None and (m.timestamp_ns - last_time) * 1e-9 > episode_gap and terminals:
             terminals[-1] = True
-        observations.append(last_obs)
+        observations.append(np.concatenate([last_obs, *(images[t] for t in image_topics)]))
         actions.append(value)
         terminals.append(False)
         last_time = m.timestamp_ns
-    missing = {observation_topic, action_topic} - seen
+    missing = {observation_topic, action_topic, *image_topics} - seen
     if missing:
         raise DatasetError(f"bag {path} has no messages on {sorted(missing)}")
     if not actions:
