@@ -25,7 +25,9 @@ from tmrl_ros.launching import node_actions
 def _nodes(context):
     arg = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
     specs = robot_finetune_graph("widowx", arg("robot_name"), arg("task"), arg("checkpoint"), arg("out_dir"),
-                                 device_options=arg("device_options"), method=arg("method"), seed=int(arg("seed")))
+                                 device_options=arg("device_options"), method=arg("method"), seed=int(arg("seed")),
+                                 cameras=tuple(filter(None, arg("camera_serials").split(","))),
+                                 intervention=arg("intervention").lower() == "true", record_dir=arg("record_dir"))
     return node_actions(specs)
 
 
@@ -39,5 +41,9 @@ def generate_launch_description():
         DeclareLaunchArgument("device_options", default_value="",
                               description="JSON: replaces config/widowx.yaml's device options"),
         DeclareLaunchArgument("seed", default_value="0", description="seed"),
+        DeclareLaunchArgument("camera_serials", default_value="", description="RealSense serials, comma-separated"),
+        DeclareLaunchArgument("intervention", default_value="false",
+                              description="true: a SpaceMouse/gamepad (sensor_msgs/Joy on /joy) may take over"),
+        DeclareLaunchArgument("record_dir", default_value="", description="record the session's bag here"),
         OpaqueFunction(function=_nodes),
     ])

@@ -105,3 +105,16 @@ def test_a_robot_graph_layers_its_config_on_the_agent_settings(tmp_path):
                    **{"safety.workspace_low": [0.0], "safety.watchdog_s": 0.0})
     assert got == {"address": "10.0.0.2", "device_options": '{"realtime": false}', "control_period_s": 0.0667,
                    "safety.workspace_low": [0.25, -0.35, 0.10], "safety.watchdog_s": 0.3}
+
+
+def test_a_robot_graph_adds_its_cameras_intervention_and_recorder(tmp_path):
+    specs = robot_finetune_graph("widowx", "/wx250s", "widowx-reach", str(tmp_path / "csp.pt"), tmp_path / "run",
+                                 cameras=("0123", "4567"), intervention=True, record_dir=str(tmp_path / "bags"))
+    names = [(s.executable, s.full_name()) for s in specs]
+    assert ("realsense", "/camera0/camera") in names and ("realsense", "/camera1/camera") in names
+    assert ("intervention", "/intervention") in names and ("recorder", "/recorder") in names
+    camera = next(s for s in specs if s.full_name() == "/camera1/camera")
+    assert declared(camera, tmp_path, serial="") == {"serial": "4567"}
+    recorder = next(s for s in specs if s.name == "recorder")
+    topics = declared(recorder, tmp_path, topics=["x"])["topics"]
+    assert "/camera1/color/image_raw" in topics and "/tmrl/transitions" in topics and "/intervention" in topics

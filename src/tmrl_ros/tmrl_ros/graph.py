@@ -164,15 +164,35 @@ def sim_finetune_graph(task: str, checkpoint: str, out_dir: str | os.PathLike, *
 
 
 def robot_finetune_graph(robot: str, address: str, task: str, checkpoint: str, out_dir: str | os.PathLike,
-                         device_options: str = "", **kwargs: Any) -> list[NodeSpec]:
+                         device_options: str = "", cameras: tuple[str, ...] = (), intervention: bool = False,
+                         record_dir: str = "", **kwargs: Any) -> list[NodeSpec]:
     """`finetune_graph` on one real robot: the generic driver node (named `driver`) runs the task's robot
     driver at `address`. The agent settings of config/sim_finetune.yaml apply, then config/<robot>.yaml
     (control rate, safety step, the steering caps t_max_fraction and noise_bound for this robot).
-    `device_options` (JSON) replaces the config's, e.g. '{"realtime": false}' for a simulator peer."""
+    `device_options` (JSON) replaces the config's, e.g. '{"realtime": false}' for a simulator peer.
+    Optional: one RealSense node per serial in `cameras` (under /camera<i>/), the intervention node (Joy in),
+    and a recorder of /tmrl/*, the cameras and the joint states into `record_dir`. Keyboard labels read a
+    terminal: run `ros2 run tmrl_ros keyboard_labels` in one."""
     overrides = {name: dict(values) for name, values in (kwargs.pop("overrides", None) or {}).items()}
     if device_options:
         overrides.setdefault("driver", {})["device_options"] = device_options
     driver = DriverSpec("driver", parameters={"task": task, "address": address})
     files = [config_file("sim_finetune.yaml"), config_file(f"{robot}.yaml")]
-    return finetune_graph(driver, task=task, checkpoint=checkpoint, out_dir=out_dir, sources=(robot,),
-                          params_file=files, overrides=overrides, **kwargs)
+    specs = finetune_graph(driver, task=task, checkpoint=checkpoint, out_dir=out_dir, sources=(robot,),
+                           params_file=files, overrides=overrides, **kwargs)
+    specs += [NodeSpec("realsense", "camera", [], {"serial": serial}, namespace=f"/camera{i}")
+              for i, serial in enumerate(cameras)]
+    if intervention:
+        specs.append(NodeSpec("intervention", "intervention", list(files), dict(overrides.get("intervention", {}))))
+    if record_dir:
+        topics = [f"/camera{i}/{kind}" for i in range(len(cameras))
+                  for kind in ("color/image_raw", "color/camera_info", "depth/image_rect_raw", "depth/camera_info")]
+        specs.append(NodeSpec("recorder", "recorder", [config_file("recorder.yaml")],
+                              {"output_dir": str(record_dir), "topics": _recorded_topics(topics)}))
+    return specs
+
+
+def _recorded_topics(extra: list[str]) -> list[str]:
+    """What a robot session records: the graph's topics (transitions, episodes, steering) and `extra`."""
+    return ["/tmrl/transitions", "/tmrl/episode", "/tmrl/timestep", "/tmrl/noise", "/observation", "/safety",
+            "/intervention", *extra]
