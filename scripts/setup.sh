@@ -84,6 +84,12 @@ else
   export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 fi
 install_reqs python "$ROOT/requirements/python.txt"
+nodeps_sum=$(sha256sum < "$ROOT/requirements/no-deps.txt" | cut -d' ' -f1)
+if [ "$(cat "$STAMP_DIR/no-deps" 2>/dev/null)" != "$nodeps_sum" ]; then
+  say "installing requirements/no-deps.txt (without their declared dependencies)"
+  pip_q --no-deps -r "$ROOT/requirements/no-deps.txt" || die "pip could not install requirements/no-deps.txt"
+  echo "$nodeps_sum" > "$STAMP_DIR/no-deps"
+fi
 
 # tmrl_learning is importable from the venv without ROS (and without sourcing anything).
 if [ ! -f "$STAMP_DIR/tmrl_learning-editable" ]; then

@@ -25,7 +25,8 @@ class PolicyServer(Node):
         checkpoint = declare(self, "checkpoint", "", "pre-trained CSP policy checkpoint (checkpoint.pt)")
         threads = declare(self, "threads", 1, "torch threads for sampling", low=0, high=256)
         backend = declare(self, "backend", "onnx", "sampler: 'onnx' (one ONNX Runtime graph, checked against "
-                          "PyTorch at start-up) or 'torch'")
+                          "PyTorch at start-up), 'torch', or 'openpi' (a policy served elsewhere over openpi's "
+                          "websocket protocol; `checkpoint` is then its address, host:port)")
         keep = declare_result_keep(self)
         if not checkpoint:
             raise StartupError("parameter 'checkpoint' is empty: give the pre-trained policy's checkpoint.pt")

@@ -26,6 +26,14 @@ def add_csp_commands(sub: argparse._SubParsersAction) -> None:
     pre.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     pre.set_defaults(func=_pretrain)
 
+    srv = sub.add_parser("serve", help="serve a policy checkpoint over openpi's websocket policy protocol")
+    srv.add_argument("checkpoint", type=Path)
+    srv.add_argument("--host", default="0.0.0.0")
+    srv.add_argument("--port", type=int, default=8000)
+    srv.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    srv.add_argument("--threads", type=int, default=1)
+    srv.set_defaults(func=_serve)
+
     cov = sub.add_parser("coverage", help="success@K of pre-trained policies at fixed context timesteps")
     cov.add_argument("checkpoints", nargs="+", type=Path)
     cov.add_argument("--starts", type=int, default=50)
@@ -99,4 +107,17 @@ def _coverage(args: argparse.Namespace) -> int:
     indist = args.starts if args.indist_starts is None else args.indist_starts
     report = run_coverage(args.checkpoints, args.starts, args.k, args.fractions, args.out, indist_starts=indist)
     print(json.dumps(report["summary"], indent=2))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import torch
+
+    from tmrl_learning.csp.sampler import load_sampler
+    from tmrl_learning.remote.openpi import serve
+
+    torch.set_num_threads(args.threads)
+    sampler = load_sampler(args.checkpoint, args.backend, args.threads)
+    serve(sampler, args.host, args.port, ready=lambda: print(f"serving {args.checkpoint} on ws://{args.host}:{args.port}",
+                                                             flush=True))
     return 0

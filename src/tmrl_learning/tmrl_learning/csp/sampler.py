@@ -55,9 +55,14 @@ class OnnxFlowSampler(FlowSampler):
 def load_sampler(checkpoint: str | Path, backend: str = "torch", threads: int = 1,
                  onnx_path: str | Path | None = None) -> FlowSampler:
     """The Sampler of a policy checkpoint. backend "onnx" writes its graph to `onnx_path` (default:
-    next to the checkpoint, or a temporary folder where that is not writable)."""
+    next to the checkpoint, or a temporary folder where that is not writable); backend "openpi" is a
+    policy served elsewhere over openpi's websocket protocol, `checkpoint` being its address."""
+    if backend == "openpi":  # `checkpoint` is the server's address (host:port or ws://...)
+        from tmrl_learning.remote.openpi import RemoteSampler
+
+        return RemoteSampler(str(checkpoint))
     if backend not in ("torch", "onnx"):
-        raise ValueError(f"unknown sampler backend {backend!r}; expected 'torch' or 'onnx'")
+        raise ValueError(f"unknown sampler backend {backend!r}; expected 'torch', 'onnx' or 'openpi'")
     policy, _ = load_policy(checkpoint)
     if backend == "torch":
         return FlowSampler(policy)

@@ -1,0 +1,1 @@
+"""Policies served from another machine."""
