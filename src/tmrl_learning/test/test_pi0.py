@@ -1,0 +1,90 @@
+"""The pi0-class VLA with a context-smoothed prefix, at toy width: CSP training, the Sampler protocol,
+the smoothing's effect on the chunks, saving and loading, and serving it over openpi's protocol."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from tmrl_learning.vla.pi0 import Pi0Config, Pi0Policy, Pi0Sampler, load_pi0, save_pi0, tiny_vlm
+
+H, D, P = 4, 7, 3
+
+
+@pytest.fixture(scope="module")
+def policy():
+    torch.manual_seed(0)
+    return Pi0Policy(Pi0Config(vlm=tiny_vlm(), horizon=H, action_dim=D, proprio_dim=P, expert_hidden=32,
+                               expert_layers=1, expert_heads=2, flow_steps=5))
+
+
+def observation(policy, b: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.cat([torch.full((b, policy.image_tokens()), policy.vlm.config.image_token_index),
+                     torch.randint(0, 250, (b, 5), generator=g)], 1)
+    return torch.rand(b, 3, 32, 32, generator=g), ids
+
+
+def test_csp_training_steps_lower_the_loss_on_a_fixed_batch(policy):
+    torch.manual_seed(1)
+    pixels, ids = observation(policy, 8)
+    actions, proprio = torch.tanh(torch.randn(8, H, D)), torch.randn(8, P)
+    opt = torch.optim.AdamW(policy.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(120):
+        prefix = policy.embed_prefix(pixels, ids)  # the VLM is trained too (full fine-tuning)
+        loss = policy.loss(actions, prefix, proprio)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:10]), losses
+    assert torch.allclose(prefix.pow(2).mean(-1), torch.ones(prefix.shape[:2]), atol=1e-3)  # RMS-normalised
+
+
+def test_the_sampler_is_deterministic_and_spreads_with_t(policy):
+    pixels, ids = observation(policy, 1, seed=3)
+    prefix = policy.embed_prefix(pixels, ids).detach()
+    sampler = Pi0Sampler(policy, prefix.shape[1])
+    context = prefix.reshape(1, -1).numpy()
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(1, H, D)).astype(np.float32)
+    proprio = np.zeros((1, P), np.float32)
+    eps = rng.normal(size=(1, sampler.context_dim)).astype(np.float32)
+    a = sampler.sample(context, proprio, w, np.array([300]), eps)
+    assert a.shape == (1, H, D) and np.array_equal(a, sampler.sample(context, proprio, w, np.array([300]), eps))
+    spread = {}
+    for t in (0, 20, 100, 1000):  # fixed action noise, 16 context noises: how much the chunk moves
+        chunks = [sampler.sample(context, proprio, w, np.array([t]),
+                                 rng.normal(size=(1, sampler.context_dim)).astype(np.float32)) for _ in range(16)]
+        spread[t] = float(np.std(np.stack(chunks), 0).mean())
+    assert spread[0] < 1e-6 and spread[1000] > spread[100] > spread[20] > 1e-4, spread
+    with pytest.raises(ValueError, match="prefix tokens"):
+        sampler.sample(context[:, :10], proprio, w, np.array([0]), eps[:, :10])
+
+
+def test_a_saved_model_loads_from_a_path_and_serves_over_openpi(policy, tmp_path):
+    from tmrl_learning.remote.openpi import RemoteSampler, serve
+
+    folder = save_pi0(tmp_path / "pi0", policy)
+    loaded = load_pi0(folder)
+    pixels, ids = observation(policy, 2, seed=5)
+    prefix = loaded.embed_prefix(pixels, ids).detach()
+    local = Pi0Sampler(loaded, prefix.shape[1])
+    ready = threading.Event()
+    threading.Thread(target=serve, args=(local, "127.0.0.1", 18765, ready.set), daemon=True).start()
+    assert ready.wait(10)
+    remote = RemoteSampler("127.0.0.1:18765")
+    rng = np.random.default_rng(2)
+    inputs = (prefix.reshape(2, -1).numpy(), rng.normal(size=(2, P)).astype(np.float32),
+              rng.normal(size=(2, D)).astype(np.float32), np.array([0, 700]),
+              rng.normal(size=(2, local.context_dim)).astype(np.float32))
+    assert np.array_equal(local.sample(*inputs), remote.sample(*inputs))
+    original = Pi0Sampler(policy, prefix.shape[1]).sample(*inputs)
+    assert np.abs(original - local.sample(*inputs)).max() < 1e-5  # the saved weights are the model's
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="no model.safetensors in"):
+        load_pi0(folder)

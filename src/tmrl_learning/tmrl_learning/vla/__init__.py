@@ -1,0 +1,1 @@
+"""Vision-language-action policies whose prefix embeddings are the context CSP smooths."""
