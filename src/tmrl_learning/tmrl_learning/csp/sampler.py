@@ -63,6 +63,12 @@ def load_sampler(checkpoint: str | Path, backend: str = "torch", threads: int = 
         return RemoteSampler(str(checkpoint))
     if backend not in ("torch", "onnx"):
         raise ValueError(f"unknown sampler backend {backend!r}; expected 'torch', 'onnx' or 'openpi'")
+    if (Path(checkpoint) / "config.json").is_file():  # a pi0-class VLA folder (tmrl_learning.vla.pi0)
+        from tmrl_learning.vla.pi0 import Pi0Sampler, load_pi0
+
+        if backend != "torch":
+            raise ValueError(f"{checkpoint} is a pi0-class VLA: its sampler runs in PyTorch (backend 'torch')")
+        return Pi0Sampler(load_pi0(checkpoint))
     policy, _ = load_policy(checkpoint)
     if backend == "torch":
         return FlowSampler(policy)

@@ -41,6 +41,7 @@ class Pi0Config:
     beta_end: float = 0.02
     flow_steps: int = 10
     flow_bins: int = 100
+    max_text_tokens: int = 16    # the instruction is padded or cut to this: a fixed prefix length
     time_frequencies: int = 16
 
 
@@ -104,8 +105,19 @@ class Pi0Policy(nn.Module):
         """Images (B, 3, S, S) in [0, 1] and tokens (B, N) (image placeholders first) -> RMS-normalised prefix
         (B, L, D)."""
         mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
+        n = self.image_tokens() + self.cfg.max_text_tokens
+        if input_ids.shape[1] > n:
+            input_ids, mask = input_ids[:, :n], mask[:, :n]
+        elif input_ids.shape[1] < n:  # pad: masked out of the VLM's attention
+            pad = n - input_ids.shape[1]
+            input_ids = torch.nn.functional.pad(input_ids, (0, pad), value=0)
+            mask = torch.nn.functional.pad(mask, (0, pad), value=0)
         states = self.vlm.model(pixel_values=pixel_values, input_ids=input_ids, attention_mask=mask).last_hidden_state
         return rms_normalise(states)
+
+    @property
+    def prefix_tokens(self) -> int:
+        return self.image_tokens() + self.cfg.max_text_tokens
 
     def image_tokens(self) -> int:
         vision = self.vlm.config.vision_config
@@ -144,14 +156,14 @@ class Pi0Policy(nn.Module):
 
 
 class Pi0Sampler:
-    """The Sampler protocol over a Pi0Policy: the context is the flattened prefix (L * D values) for
-    `prefix_tokens` tokens, as perception computes it with `embed_prefix`."""
+    """The Sampler protocol over a Pi0Policy: the context is the flattened prefix (L * D values, L the
+    policy's `prefix_tokens`), as perception computes it with `embed_prefix`."""
 
-    def __init__(self, policy: Pi0Policy, prefix_tokens: int):
+    def __init__(self, policy: Pi0Policy):
         self.policy = policy.eval()
-        self.prefix_tokens = prefix_tokens
+        self.prefix_tokens = policy.prefix_tokens
         self.horizon, self.action_dim = policy.cfg.horizon, policy.cfg.action_dim
-        self.context_dim = prefix_tokens * policy.prefix_width
+        self.context_dim = self.prefix_tokens * policy.prefix_width
         self.proprio_dim = policy.cfg.proprio_dim
         self.num_timesteps = policy.cfg.num_context_timesteps
 
