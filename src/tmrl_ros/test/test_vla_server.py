@@ -1,0 +1,47 @@
+"""The policy server serves a pi0-class VLA (a saved tmrl pi0 folder) over the same action interface as the
+small flow policy: the context is the VLM's prefix, flattened."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from rclpy.action import ActionClient
+
+from tmrl_learning.vla.pi0 import Pi0Config, Pi0Policy, Pi0Sampler, save_pi0, tiny_vlm
+from tmrl_msgs.action import SampleChunk
+from tmrl_msgs.msg import Context, SteeringCommand
+from tmrl_ros.graph import NodeSpec
+from tmrl_ros.processes import GraphProcesses
+
+from ros_helpers import spin_until
+
+pytestmark = pytest.mark.ros
+
+
+def test_the_policy_server_serves_a_pi0_folder(node, tmp_path):
+    torch.manual_seed(0)
+    policy = Pi0Policy(Pi0Config(vlm=tiny_vlm(), horizon=4, action_dim=7, proprio_dim=0, expert_hidden=32,
+                                 expert_layers=1, expert_heads=2, flow_steps=5, max_text_tokens=4))
+    folder = save_pi0(tmp_path / "pi0", policy)
+    ids = torch.cat([torch.full((1, policy.image_tokens()), policy.vlm.config.image_token_index),
+                     torch.tensor([[5, 6, 7]])], 1)
+    prefix = policy.embed_prefix(torch.rand(1, 3, 32, 32), ids).detach().reshape(-1).numpy()
+    local = Pi0Sampler(policy)
+    steer = SteeringCommand(action_noise=[0.1] * 7, context_timestep=400, context_noise=[0.05] * local.context_dim,
+                            guidance_weight=float("nan"))
+    client = ActionClient(node, SampleChunk, "/tmrl/sample_chunk")
+    spec = NodeSpec("policy_server", "policy_server", parameters={"checkpoint": str(folder), "backend": "torch"})
+    with GraphProcesses([spec], tmp_path / "logs") as graph:
+        assert client.wait_for_server(timeout_sec=60.0), graph.logs()
+        sent = client.send_goal_async(SampleChunk.Goal(context=Context(context=prefix.tolist()), steering=steer))
+        assert spin_until(node, sent.done, 30.0)
+        result = sent.result().get_result_async()
+        assert spin_until(node, result.done, 30.0)
+        answer = result.result().result
+        assert answer.accepted, answer.message
+        expected = local.sample(prefix[None], np.zeros((1, 0)), np.full((1, 7), 0.1, np.float32), np.array([400]),
+                                np.full((1, local.context_dim), 0.05, np.float32))[0]
+        assert (answer.chunk.horizon, answer.chunk.action_dim) == (4, 7)
+        assert np.abs(np.asarray(answer.chunk.data).reshape(4, 7) - expected).max() < 1e-5
+        assert not graph.dead(), graph.logs()
