@@ -1,10 +1,10 @@
-"""Latency of one chunk: the flow policy sampled locally vs through openpi's websocket protocol (`tmrl
-serve` on this machine, loopback), batch 1, side by side in one run.
+"""Latency of one chunk, locally vs through openpi's websocket protocol (`tmrl serve` on this machine,
+loopback), batch 1, side by side in one run, for LineWorld's small flow policy and for the toy-width
+pi0-class VLA (PaliGemma prefix of 32 tokens x 32, 10 Euler steps of the action expert).
 
     scripts/run.sh python bench/bench_remote.py [--checkpoint CKPT] [--n 200]   -> docs/results/bench_remote.json
 
-Without --checkpoint it uses LineWorld's small policy (trained here in seconds): the number measured is
-the protocol's overhead (msgpack + websocket round trip) next to the model's own time.
+What it measures is the protocol's overhead (msgpack + websocket round trip) next to each model's own time.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import torch
 from tmrl_learning.csp.sampler import load_sampler
 from tmrl_learning.csp.toy import save_lineworld_checkpoint
 from tmrl_learning.sampler import draw_inputs
+from tmrl_learning.vla.pi0 import Pi0Config, Pi0Policy, save_pi0, tiny_vlm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,26 +49,36 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "bench_remote.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    checkpoint = args.checkpoint or save_lineworld_checkpoint(Path(tempfile.mkdtemp()) / "checkpoint.pt", steps=50)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "tmrl_learning.cli", "serve", str(checkpoint), "--host",
-                               "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        local = load_sampler(checkpoint)
-        remote = load_sampler(f"127.0.0.1:{port}", backend="openpi")
-        rows = {}
-        for name, sampler in (("local (torch)", local), ("remote (openpi websocket, loopback)", remote)):
-            ms = timings(sampler, args.n)
-            rows[name] = {"median_ms": round(float(np.median(ms)), 3), "p90_ms": round(float(np.percentile(ms, 90)), 3)}
-            print(f"{name:40s} median {rows[name]['median_ms']:.2f} ms  p90 {rows[name]['p90_ms']:.2f} ms")
-    finally:
-        server.terminate()
-        server.wait(10)
+    folder = Path(tempfile.mkdtemp())
+    torch.manual_seed(0)
+    models = {"flow policy": args.checkpoint or save_lineworld_checkpoint(folder / "checkpoint.pt", steps=50),
+              "pi0-class (toy width)": save_pi0(folder / "pi0", Pi0Policy(Pi0Config(
+                  vlm=tiny_vlm(), horizon=8, action_dim=7, proprio_dim=8, max_text_tokens=16)))}
+    rows = {}
+    for model, checkpoint in models.items():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen([sys.executable, "-m", "tmrl_learning.cli", "serve", str(checkpoint), "--host",
+                                   "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            local = load_sampler(checkpoint)
+            remote = load_sampler(f"127.0.0.1:{port}", backend="openpi")
+            for where, sampler in (("local (torch)", local), ("remote (openpi websocket, loopback)", remote)):
+                ms = timings(sampler, args.n)
+                name = f"{model}, {where}"
+                rows[name] = {"median_ms": round(float(np.median(ms)), 3),
+                              "p90_ms": round(float(np.percentile(ms, 90)), 3)}
+                print(f"{name:60s} median {rows[name]['median_ms']:.2f} ms  p90 {rows[name]['p90_ms']:.2f} ms")
+        finally:
+            server.terminate()
+            server.wait(10)
     result = {"command": "scripts/run.sh python bench/bench_remote.py" + (f" --checkpoint {args.checkpoint}"
                                                                           if args.checkpoint else ""),
-              "checkpoint": str(args.checkpoint or "lineworld (50 steps)"), "n": args.n, "threads": 1, "batch": 1,
+              "models": {k: str(v) if k != "flow policy" or args.checkpoint else "lineworld (50 steps)"
+                         for k, v in models.items()}, "n": args.n, "threads": 1, "batch": 1,
+              "machine": "2 cores, beside two 1-thread experiment processes (nice 19)",
               "results": rows}
     args.out.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -26,7 +26,7 @@ REQUIRED = ("horizon", "action_dim", "context_dim", "proprio_dim", "num_timestep
 
 
 class RemoteSampler:
-    def __init__(self, address: str, timeout_s: float = 10.0, api_key: str | None = None):
+    def __init__(self, address: str, timeout_s: float = 60.0, api_key: str | None = None):
         from openpi_client.websocket_client_policy import WebsocketClientPolicy
 
         self.address = address
