@@ -20,6 +20,8 @@ else
   export AMENT_PREFIX_PATH="$_tmrl_venv${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 fi
 source "$_tmrl_venv/bin/activate"
+# libusb-1.0 for pyrealsense2 where setup.sh had to take it from a wheel (no system copy)
+if [ -e "$_tmrl_venv/lib/libusb-1.0.so.0" ]; then export LD_LIBRARY_PATH="$_tmrl_venv/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; fi
 if [ -f "$_tmrl_root/install/setup.bash" ]; then
   source "$_tmrl_root/install/setup.bash"
 fi

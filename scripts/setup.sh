@@ -30,15 +30,19 @@ command -v "$PYTHON" >/dev/null 2>&1 || die "no Python interpreter '$PYTHON' on 
 command -v "${CC:-cc}" >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || die "no C compiler (cc/gcc) found: the message package is generated C code (apt-get install build-essential)"
 command -v "${CXX:-c++}" >/dev/null 2>&1 || command -v g++ >/dev/null 2>&1 || die "no C++ compiler (c++/g++) found: rosidl generates C++ type support (apt-get install build-essential)"
 command -v cmake >/dev/null 2>&1 || die "cmake not found: tmrl_msgs is an ament_cmake package (apt-get install cmake)"
-# pyrealsense2 (the RealSense camera node) loads the system's libusb-1.0; install it where we may.
+# pyrealsense2 (the RealSense camera node) loads libusb-1.0: the system's (apt, where we may install it), else
+# the copy in the libusb-package wheel, linked into the venv's lib/ (scripts/env.sh puts it on the library path).
+LIBUSB_FROM_WHEEL=0
 if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then
   if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     apt_get=(sudo apt-get); else apt_get=(); fi
-  [ ${#apt_get[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 \
-    || die "libusb-1.0 is missing and cannot be installed from here (Debian/Ubuntu: apt-get install libusb-1.0-0)"
-  say "installing libusb-1.0-0 (apt): pyrealsense2 needs it"
-  { "${apt_get[@]}" install -y -q libusb-1.0-0 || { "${apt_get[@]}" update -q && "${apt_get[@]}" install -y -q libusb-1.0-0; }; } \
-    >/dev/null 2>&1 || die "apt-get could not install libusb-1.0-0"
+  if [ ${#apt_get[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing libusb-1.0-0 (apt): pyrealsense2 needs it"
+    { "${apt_get[@]}" install -y -q libusb-1.0-0 || { "${apt_get[@]}" update -q && "${apt_get[@]}" install -y -q libusb-1.0-0; }; } \
+      >/dev/null 2>&1 || LIBUSB_FROM_WHEEL=1
+  else
+    LIBUSB_FROM_WHEEL=1
+  fi
 fi
 
 ROS_SETUP=""
@@ -84,6 +88,12 @@ else
   export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 fi
 install_reqs python "$ROOT/requirements/python.txt"
+if [ "$LIBUSB_FROM_WHEEL" = 1 ]; then
+  say "no system libusb-1.0 and no apt here: using the libusb-package wheel's copy"
+  pip_q libusb-package==1.0.30.0 || die "pip could not install libusb-package (pyrealsense2 needs libusb-1.0)"
+  lib=$("$VENV/bin/python" -c 'import libusb_package, os; print(os.path.dirname(libusb_package.__file__))')
+  ln -sf "$lib/libusb-1.0.so" "$VENV/lib/libusb-1.0.so.0"
+fi
 nodeps_sum=$(sha256sum < "$ROOT/requirements/no-deps.txt" | cut -d' ' -f1)
 if [ "$(cat "$STAMP_DIR/no-deps" 2>/dev/null)" != "$nodeps_sum" ]; then
   say "installing requirements/no-deps.txt (without their declared dependencies)"
