@@ -40,7 +40,7 @@ HORIZON = 8
 
 # robot -> (task, address, device options for its peer, the peer's node (None: franky-sim, not ROS))
 ROBOTS = {
-    "franka": ("franka-reach", "127.0.0.1", {"realtime": False, "reset_dynamics_factor": 0.3}, None),
+    "franka": ("franka-reach", "", {"realtime": False, "reset_dynamics_factor": 0.3}, None),  # FrankaSim's
     "widowx": ("widowx-reach", "/wx250s", {"reset_moving_time_s": 0.5},
                NodeSpec("widowx_sim", "xs_sdk", namespace="/wx250s")),
 }
@@ -79,6 +79,8 @@ def test_a_robot_graph_runs_labelled_and_intervened_episodes_obeys_the_stops_and
     the recorded bag pre-trains a policy."""
     task, address, options, peer = ROBOTS[robot]
     checkpoint = reach_checkpoint(tmp_path / "reach.pt", task)
+    stack = contextlib.ExitStack()
+    address = stack.enter_context(FrankaSim()) if peer is None else address
     specs = robot_finetune_graph(robot, address, task, str(checkpoint), tmp_path / "run",
                                  device_options=json.dumps(options), intervention=True,
                                  record_dir=str(tmp_path / "bags"),
@@ -96,8 +98,7 @@ def test_a_robot_graph_runs_labelled_and_intervened_episodes_obeys_the_stops_and
     joy = node.create_publisher(Joy, "/joy", 10)
     held = {"buttons": [0, 0]}
     node.create_timer(0.05, lambda: joy.publish(Joy(axes=[0.3, 0.0, 0.0, 0.0, 0.0, 0.0], buttons=held["buttons"])))
-    with FrankaSim() if peer is None else contextlib.nullcontext(), \
-            GraphProcesses(([peer] if peer else []) + specs, tmp_path / "logs") as graph:
+    with stack, GraphProcesses(([peer] if peer else []) + specs, tmp_path / "logs") as graph:
         ok = spin_until(node, lambda: len(watcher.transition_keys) >= 10 or bool(graph.dead()), 180.0)
         assert ok and not graph.dead(), graph.logs()
         assert {source for source, *_ in watcher.transition_keys} == {robot}

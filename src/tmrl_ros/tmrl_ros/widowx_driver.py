@@ -3,10 +3,11 @@ commanded with BridgeData-style end-effector delta actions (tmrl_learning.robots
 
 Each action moves the commanded pose (clipped into the workspace box by the safety step), solves the
 arm's inverse kinematics (Interbotix's numbers, seeded with the last solution) and publishes one
-`arm` group command; the servos reach it along a time profile of one control period. A pose without a
+`arm` group command on the control clock's grid; the servos reach it along a time profile of one control
+period. A pose without a
 solution within the joint limits is not sent: the arm holds and the safety counters say so. The gripper
 is driven in PWM mode like the Interbotix toolbox does (+PWM opens, -PWM closes). The observation is
-read one control period after the command.
+read just before the next tick.
 
 State (10): end-effector position from the measured joints (3, m), gripper opening (1, 0 closed .. 1
 open), joint positions (6, rad); goal (3). Connecting: the driver waits for joint_states and the
@@ -31,6 +32,7 @@ from sensor_msgs.msg import JointState
 from tmrl_learning.data.envs import StepResult
 from tmrl_learning.embodiment import Embodiment
 from tmrl_learning.robots import widowx_arm as arm
+from tmrl_learning.robots.control_clock import ControlClock
 from tmrl_learning.robots.ee_delta import EndEffectorTarget
 from tmrl_learning.system.driver import EpisodeDriver
 from tmrl_learning.system.safety import SafetyLimits
@@ -79,7 +81,8 @@ class WidowXDriver(EpisodeDriver):
         self.commanded = np.asarray(self.options.home_joints, np.float64)
         self.target: EndEffectorTarget | None = None
         self.goal = np.zeros(embodiment.goal_dim)
-        self.task_name, self.steps, self._sent_at, self._gripper = "", 0, 0.0, 0.0
+        self.task_name, self.steps, self._gripper = "", 0, 0.0
+        self.clock = ControlClock(self.options.control_period_s)
         self._states = threading.Event()
 
     # ---- connection ---------------------------------------------------------------------------------
@@ -189,7 +192,7 @@ class WidowXDriver(EpisodeDriver):
         self._move_and_wait(joints)
         self._set_profile(opt.control_period_s)
         self.target, self.goal, self.task_name, self.steps = target, np.asarray(task.goal, np.float64), task.name, 0
-        self._sent_at = time.monotonic()
+        self.clock.restart()
         return self._observe()
 
     @staticmethod
@@ -203,14 +206,15 @@ class WidowXDriver(EpisodeDriver):
         target = self.target.moved(action, opt.translation_step, opt.rotation_step)
         target.position = self.safety.workspace(target.position)  # UnsafeAction if not finite
         joints = arm.inverse(self._pose(target), self.commanded)
+        self.clock.wait_to_send()
         if joints is None:  # out of reach: hold the last pose
             self.safety._clipped("no joint solution: held")
         else:
             self._publish(joints)
             self.target = target
         self._grip(target.opening)
-        self._sent_at = time.monotonic()
-        time.sleep(max(self._sent_at + opt.control_period_s - time.monotonic(), 0.0))
+        self.clock.sent()
+        self.clock.wait_to_read()
         obs = self._observe()
         self.steps += 1
         success = bool(np.linalg.norm(obs[:3] - self.goal) < self.embodiment.success_radius)

@@ -2,10 +2,11 @@
 DROID-style end-effector delta actions (robots.ee_delta) at a fixed control rate.
 
 Each action moves the commanded pose (clipped into the workspace box by the safety step) and starts
-an asynchronous Cartesian motion to it, which replaces the one still running; the observation is read
-one control period later. Reset: recover from errors, open the gripper, go to the home joints, then to
-the task's start (plus a random offset within `reset_radius` in x, y). A reflex or a motion error
-during a chunk is recovered from and cuts the episode (truncated).
+an asynchronous Cartesian motion to it, which replaces the one still running; commands go out on the
+control clock's grid and the observation is read just before the next tick (robots.control_clock).
+Reset: recover from errors, open the gripper, go to the home joints, then to the task's start (plus
+a random offset within `reset_radius` in x, y). A reflex or a motion error during a chunk is recovered
+from and cuts the episode (truncated).
 
 State (11): end-effector position (3, m), gripper width (1, m), joint positions (7, rad); goal (3): the
 position to reach. Tested against `franky-sim`, which serves libfranka's network protocol over MuJoCo.
@@ -13,13 +14,13 @@ position to reach. Tested against `franky-sim`, which serves libfranka's network
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, fields
 
 import numpy as np
 
 from tmrl_learning.data.envs import StepResult
 from tmrl_learning.embodiment import Embodiment
+from tmrl_learning.robots.control_clock import ControlClock
 from tmrl_learning.robots.ee_delta import EndEffectorTarget
 from tmrl_learning.system.driver import EpisodeDriver
 from tmrl_learning.system.safety import SafetyLimits
@@ -69,7 +70,7 @@ class FrankaDriver(EpisodeDriver):
         self.goal = np.zeros(embodiment.goal_dim)
         self.task_name = ""
         self.steps = 0
-        self._sent_at = 0.0
+        self.clock = ControlClock(self.options.control_period_s)
         self._gripper_opening = None
 
     # ---- connection ---------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ class FrankaDriver(EpisodeDriver):
         self.target = EndEffectorTarget.at(pose.translation, pose.quaternion)
         robot.relative_dynamics_factor = opt.dynamics_factor
         self.goal, self.task_name, self.steps = np.asarray(task.goal, np.float64), task.name, 0
-        self._sent_at = time.monotonic()
+        self.clock.restart()
         return self._observe()
 
     def _observe(self) -> np.ndarray:
@@ -130,14 +131,15 @@ class FrankaDriver(EpisodeDriver):
         target = self.target.moved(action, opt.translation_step, opt.rotation_step)
         target.position = self.safety.workspace(target.position)  # UnsafeAction if not finite
         try:
+            self.clock.wait_to_send()
             self.robot.move(franky.CartesianMotion(franky.Affine(target.position, target.quaternion),
                                                    franky.ReferenceType.Absolute), asynchronous=True)
             if abs(target.opening - self._gripper_opening) > opt.gripper_deadband:
                 self.gripper.move_async(target.opening * self.gripper.max_width, opt.gripper_speed)
                 self._gripper_opening = target.opening
             self.target = target
-            self._sent_at = time.monotonic()
-            self._wait_period()
+            self.clock.sent()
+            self.clock.wait_to_read()
             obs = self._observe()
         except franky.Exception:  # a reflex or a motion error: recover, cut the episode
             self.robot.recover_from_errors()
@@ -147,9 +149,6 @@ class FrankaDriver(EpisodeDriver):
         success = bool(np.linalg.norm(obs[:3] - self.goal) < self.embodiment.success_radius)
         return StepResult(obs, 0.0 if success else -1.0, success,
                           (not success) and self.steps >= self.embodiment.max_steps, success)
-
-    def _wait_period(self) -> None:
-        time.sleep(max(self._sent_at + self.options.control_period_s - time.monotonic(), 0.0))
 
     def close(self) -> None:
         super().close()
