@@ -141,7 +141,7 @@ class FrankaDriver(EpisodeDriver):
             self.clock.sent()
             self.clock.wait_to_read()
             obs = self._observe()
-        except franky.Exception:  # a reflex or a motion error: recover, cut the episode
+        except (franky.Exception, RuntimeError):  # a reflex, a motion or planner error: recover, cut the episode
             self.robot.recover_from_errors()
             self.steps += 1
             return StepResult(self._observe(), -1.0, False, True, False)
