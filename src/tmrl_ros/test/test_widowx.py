@@ -97,3 +97,20 @@ def test_an_unreachable_arm_is_named(peer):
             d.reset()
     finally:
         d.close()
+
+
+def test_a_joint_jump_is_held_and_closing_puts_the_arm_to_sleep(driver):
+    d = driver(rotation_step=2.0)
+    d.reset(seed=0)
+    before = d.commanded.copy()
+    roll = np.zeros((1, 7))
+    roll[0, 5] = 1.0  # 2 rad of yaw (the gripper turning about its axis) in one 0.2 s step: faster than pi rad/s
+    roll[0, 6] = 1.0
+    d.execute(roll)
+    assert d.safety.counters.clip_reasons["joint velocity limit: held"] == 1
+    np.testing.assert_array_equal(d.commanded, before)
+    d.close()  # Interbotix's habit: the arm goes to its sleep pose
+    watcher = driver(sleep_on_close=False)
+    watcher.connect()
+    time.sleep(0.3)
+    np.testing.assert_allclose(watcher.arm_joints(), arm.SLEEP, atol=0.05)

@@ -53,6 +53,7 @@ class WidowXOptions:
     connect_timeout_s: float = 5.0
     arrival_tolerance: float = 0.03     # rad: a reset move has arrived
     home_joints: tuple[float, ...] = tuple(arm.HOME)
+    sleep_on_close: bool = True         # send the arm to its sleep pose when the driver closes (as Interbotix does)
 
     @classmethod
     def of(cls, options: dict) -> WidowXOptions:
@@ -208,7 +209,9 @@ class WidowXDriver(EpisodeDriver):
         joints = arm.inverse(self._pose(target), self.commanded)
         self.clock.wait_to_send()
         if joints is None:  # out of reach: hold the last pose
-            self.safety._clipped("no joint solution: held")
+            self.safety.note_clip("no joint solution: held")
+        elif np.any(np.abs(joints - self.commanded) > arm.VELOCITY * opt.control_period_s):
+            self.safety.note_clip("joint velocity limit: held")  # e.g. IK jumping to another branch
         else:
             self._publish(joints)
             self.target = target
@@ -228,6 +231,12 @@ class WidowXDriver(EpisodeDriver):
 
     def close(self) -> None:
         super().close()
+        if self.node is not None and self.joints is not None and self.options.sleep_on_close:
+            try:
+                self._set_profile(self.options.reset_moving_time_s)
+                self._move_and_wait(arm.SLEEP)
+            except (ConnectionError, RuntimeError) as err:  # closing anyway: say so
+                self.node.get_logger().warning(f"the arm did not reach its sleep pose: {err}")
         if self.executor is not None:
             self.executor.shutdown(timeout_sec=1.0)
             self.node.destroy_node()

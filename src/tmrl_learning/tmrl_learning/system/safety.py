@@ -80,13 +80,14 @@ class SafetyFilter:
                 raise self._refuse(f"action changes by {np.abs(change).max():.3g} > max_step {lim.max_step}")
             safe = self.previous + np.clip(change, -lim.max_step, lim.max_step)
         if not np.array_equal(safe, action):
-            self._clipped("action bounds or max_step")
+            self.note_clip("action bounds or max_step")
         else:
             self.counters.passed += 1
         self.previous = safe
         return safe
 
-    def _clipped(self, why: str) -> None:
+    def note_clip(self, why: str) -> None:
+        """Count a command a driver changed or held to keep it safe (its own limits: a box, a joint speed)."""
         self.counters.clipped += 1
         self.counters.clip_reasons[why] = self.counters.clip_reasons.get(why, 0) + 1
 
@@ -104,7 +105,7 @@ class SafetyFilter:
                                f"{len(lim.workspace_low)}-D")
         inside = np.clip(position, lim.workspace_low, lim.workspace_high)
         if not np.array_equal(inside, position):
-            self._clipped("workspace box")
+            self.note_clip("workspace box")
         return inside
 
 
