@@ -26,7 +26,8 @@ def _nodes(context):
     specs = robot_finetune_graph("franka", arg("robot_ip"), arg("task"), arg("checkpoint"), arg("out_dir"),
                                  device_options=arg("device_options"), method=arg("method"), seed=int(arg("seed")),
                                  cameras=tuple(filter(None, arg("camera_serials").split(","))),
-                                 intervention=arg("intervention").lower() == "true", record_dir=arg("record_dir"))
+                                 intervention=arg("intervention").lower() == "true", record_dir=arg("record_dir"),
+                                 learner=arg("learner").lower() == "true")
     return node_actions(specs)
 
 
@@ -44,5 +45,7 @@ def generate_launch_description():
         DeclareLaunchArgument("intervention", default_value="false",
                               description="true: a SpaceMouse/gamepad (sensor_msgs/Joy on /joy) may take over"),
         DeclareLaunchArgument("record_dir", default_value="", description="record the session's bag here"),
+        DeclareLaunchArgument("learner", default_value="true",
+                              description="false: the learner runs on another machine (docker/compose.yaml: learner)"),
         OpaqueFunction(function=_nodes),
     ])

@@ -118,3 +118,6 @@ def test_a_robot_graph_adds_its_cameras_intervention_and_recorder(tmp_path):
     recorder = next(s for s in specs if s.name == "recorder")
     topics = declared(recorder, tmp_path, topics=["x"])["topics"]
     assert "/camera1/color/image_raw" in topics and "/tmrl/transitions" in topics and "/intervention" in topics
+    remote = robot_finetune_graph("widowx", "/wx250s", "widowx-reach", str(tmp_path / "csp.pt"), tmp_path / "run",
+                                  learner=False)
+    assert "learner" not in [s.name for s in remote] and "steering" in [s.name for s in remote]

@@ -165,14 +165,15 @@ def sim_finetune_graph(task: str, checkpoint: str, out_dir: str | os.PathLike, *
 
 def robot_finetune_graph(robot: str, address: str, task: str, checkpoint: str, out_dir: str | os.PathLike,
                          device_options: str = "", cameras: tuple[str, ...] = (), intervention: bool = False,
-                         record_dir: str = "", **kwargs: Any) -> list[NodeSpec]:
+                         record_dir: str = "", learner: bool = True, **kwargs: Any) -> list[NodeSpec]:
     """`finetune_graph` on one real robot: the generic driver node (named `driver`) runs the task's robot
     driver at `address`. The agent settings of config/sim_finetune.yaml apply, then config/<robot>.yaml
     (control rate, safety step, the steering caps t_max_fraction and noise_bound for this robot).
     `device_options` (JSON) replaces the config's, e.g. '{"realtime": false}' for a simulator peer.
     Optional: one RealSense node per serial in `cameras` (under /camera<i>/), the intervention node (Joy in),
-    and a recorder of /tmrl/*, the cameras and the joint states into `record_dir`. Keyboard labels read a
-    terminal: run `ros2 run tmrl_ros keyboard_labels` in one."""
+    and a recorder of /tmrl/*, the cameras and the joint states into `record_dir`. `learner=False` leaves the
+    learner to another machine of the DDS domain. Keyboard labels read a terminal: run
+    `ros2 run tmrl_ros keyboard_labels` in one."""
     overrides = {name: dict(values) for name, values in (kwargs.pop("overrides", None) or {}).items()}
     if device_options:
         overrides.setdefault("driver", {})["device_options"] = device_options
@@ -180,6 +181,7 @@ def robot_finetune_graph(robot: str, address: str, task: str, checkpoint: str, o
     files = [config_file("sim_finetune.yaml"), config_file(f"{robot}.yaml")]
     specs = finetune_graph(driver, task=task, checkpoint=checkpoint, out_dir=out_dir, sources=(robot,),
                            params_file=files, overrides=overrides, **kwargs)
+    specs = [s for s in specs if learner or s.name != "learner"]
     specs += [NodeSpec("realsense", "camera", [], {"serial": serial}, namespace=f"/camera{i}")
               for i, serial in enumerate(cameras)]
     if intervention:
