@@ -88,7 +88,7 @@ def main() -> None:
         print(f"{name:22s} {r['achieved_rate_hz']:.2f} Hz (configured {1000 / r['configured_period_ms']:.1f}), period "
               f"p90 {r['period_ms_p90']:.1f} ms, command latency median {r['command_latency_ms_median']:.2f} ms")
     args.out.write_text(json.dumps({"command": "scripts/run.sh python bench/bench_robots.py",
-                                    "machine": "2 cores, beside two 1-thread experiment processes and a CI run",
+                                    "machine": "2 cores, beside two 1-thread experiment processes (nice 19)",
                                     "results": results}, indent=2) + "\n")
 
 
