@@ -14,6 +14,7 @@ position to reach. Tested against `franky-sim`, which serves libfranka's network
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -97,27 +98,43 @@ class FrankaDriver(EpisodeDriver):
             self.rng = np.random.default_rng(seed)
         robot, opt = self.robot, self.options
         try:
-            robot.join_motion()  # a motion halted by stop() reports its preemption here
-        except franky.Exception:
+            robot.join_motion()  # the last chunk's motion: a halted or failed one reports it here
+        except (franky.Exception, RuntimeError):
             pass
         if robot.has_errors:
             robot.recover_from_errors()
         robot.relative_dynamics_factor = opt.reset_dynamics_factor
         self.gripper.move(self.gripper.max_width, opt.gripper_speed)
         self._gripper_opening = 1.0
-        robot.move(franky.JointMotion(np.asarray(opt.home_joints, np.float64)))
+        self._move_retrying(franky.JointMotion(np.asarray(opt.home_joints, np.float64)))
         task = self.embodiment.tasks[self.rng.integers(len(self.embodiment.tasks))]
         angle, radius = self.rng.uniform(0, 2 * np.pi), opt.reset_radius * np.sqrt(self.rng.uniform())
         start = np.asarray(task.start, np.float64) + radius * np.array([np.cos(angle), np.sin(angle), 0.0])
         start = self.safety.workspace(start)
         home = robot.current_pose.end_effector_pose
-        robot.move(franky.CartesianMotion(franky.Affine(start, home.quaternion), franky.ReferenceType.Absolute))
+        to_start = franky.CartesianMotion(franky.Affine(start, home.quaternion), franky.ReferenceType.Absolute)
+        self._move_retrying(to_start)
         pose = robot.current_pose.end_effector_pose
         self.target = EndEffectorTarget.at(pose.translation, pose.quaternion)
         robot.relative_dynamics_factor = opt.dynamics_factor
         self.goal, self.task_name, self.steps = np.asarray(task.goal, np.float64), task.name, 0
         self.clock.restart()
         return self._observe()
+
+    def _move_retrying(self, motion, attempts: int = 3) -> None:
+        """A reset motion; a planner failure or a reflex (seen while the arm still settles from a halted
+        chunk) is recovered from and the motion tried again."""
+        import franky
+
+        for attempt in range(attempts):
+            try:
+                self.robot.move(motion)
+                return
+            except (franky.Exception, RuntimeError):
+                if attempt + 1 == attempts:
+                    raise
+                self.robot.recover_from_errors()
+                time.sleep(0.2)
 
     def _observe(self) -> np.ndarray:
         position = self.robot.current_pose.end_effector_pose.translation
