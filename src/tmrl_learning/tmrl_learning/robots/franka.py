@@ -106,14 +106,14 @@ class FrankaDriver(EpisodeDriver):
         robot.relative_dynamics_factor = opt.reset_dynamics_factor
         self.gripper.move(self.gripper.max_width, opt.gripper_speed)
         self._gripper_opening = 1.0
-        self._move_retrying(franky.JointMotion(np.asarray(opt.home_joints, np.float64)))
+        self._move_retrying(lambda: franky.JointMotion(np.asarray(opt.home_joints, np.float64)))
         task = self.embodiment.tasks[self.rng.integers(len(self.embodiment.tasks))]
         angle, radius = self.rng.uniform(0, 2 * np.pi), opt.reset_radius * np.sqrt(self.rng.uniform())
         start = np.asarray(task.start, np.float64) + radius * np.array([np.cos(angle), np.sin(angle), 0.0])
         start = self.safety.workspace(start)
         home = robot.current_pose.end_effector_pose
-        to_start = franky.CartesianMotion(franky.Affine(start, home.quaternion), franky.ReferenceType.Absolute)
-        self._move_retrying(to_start)
+        self._move_retrying(lambda: franky.CartesianMotion(franky.Affine(start, home.quaternion),
+                                                           franky.ReferenceType.Absolute))
         pose = robot.current_pose.end_effector_pose
         self.target = EndEffectorTarget.at(pose.translation, pose.quaternion)
         robot.relative_dynamics_factor = opt.dynamics_factor
@@ -121,14 +121,14 @@ class FrankaDriver(EpisodeDriver):
         self.clock.restart()
         return self._observe()
 
-    def _move_retrying(self, motion, attempts: int = 3) -> None:
-        """A reset motion; a planner failure or a reflex (seen while the arm still settles from a halted
-        chunk) is recovered from and the motion tried again."""
+    def _move_retrying(self, make_motion, attempts: int = 3) -> None:
+        """A reset motion (`make_motion()`: franky motions run once); a planner failure or a reflex (seen while
+        the arm still settles from a halted chunk) is recovered from and a new motion tried."""
         import franky
 
         for attempt in range(attempts):
             try:
-                self.robot.move(motion)
+                self.robot.move(make_motion())
                 return
             except (franky.Exception, RuntimeError):
                 if attempt + 1 == attempts:
