@@ -17,9 +17,10 @@ mkdir -p "$out"
 common=(--config config/cube.yaml --steps "$steps" --set threads="$threads" --set eval_every=0
         --set dataset_episodes="$episodes" --set goal_relabel=rest --set seed="$seed")
 run() {  # name method normalization
+  [ -f "$out/$1/coverage.json" ] && return  # measured already (its checkpoint may be gone)
   scripts/run.sh tmrl pretrain "${common[@]}" --method "$2" --set policy.context_normalization="$3" \
     --out "$runs/$1"
-  [ -f "$out/$1/coverage.json" ] || scripts/run.sh tmrl coverage "$runs/$1/checkpoint.pt" --starts "$starts" \
+  scripts/run.sh tmrl coverage "$runs/$1/checkpoint.pt" --starts "$starts" \
     --k "$k" --indist-starts "$indist" --out "$out/$1"
 }
 run csp-raw csp none

@@ -65,6 +65,24 @@ def test_a_chunk_moves_the_arm_and_a_reset_brings_it_back(driver):
     np.testing.assert_allclose(again.observation[4:11], d.options.home_joints, atol=0.3)  # near home, above the start
 
 
+@pytest.mark.timeout(120)
+def test_gripper_moves_never_hold_up_the_arm_and_a_reset_opens_it(driver):
+    """A chunk that flips the gripper every action (each move takes ~0.8 s on the hand): the arm's commands
+    keep the 15 Hz grid, no gripper move is superseded (franky-sim never answers one that is), and the
+    reset after the chunk opens the gripper again."""
+    d = driver()
+    d.reset(seed=1)
+    chunk = np.zeros((12, 7))
+    chunk[:, 0] = 0.5
+    chunk[:, 6] = np.where(np.arange(12) % 2, 1.0, -1.0)  # close, open, close, ...
+    out = d.execute(chunk)
+    assert out.executed == 12 and out.refused == ""
+    assert np.diff(out.stamps).max() < 2 / 15, np.diff(out.stamps)
+    assert d.hand.wait(5.0) and d.hand.failures == []
+    again = d.reset(seed=1)
+    np.testing.assert_allclose(again.observation[3], 0.08, atol=0.002)  # open
+
+
 def test_reaching_the_goal_is_a_success(driver):
     d = driver(translation_step=0.02)
     obs = d.reset(seed=0)

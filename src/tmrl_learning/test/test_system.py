@@ -271,7 +271,8 @@ def test_learner_dedupes_updates_and_resumes_exactly(checkpoint, tmp_path, actio
         assert torch.equal(p, q)
 
 
-def _write_transitions_bag(path, episodes=2, steps=3):
+def _write_transitions_bag(path, episodes=2, steps=3, cut_first_end=False):
+    """cut_first_end: episode 0 ends with a transition that ran no action (an emergency stop before its first step)."""
     store = tmrl_typestore()
     Transition = store.types["tmrl_msgs/msg/Transition"]
     ActionChunk = store.types["tmrl_msgs/msg/ActionChunk"]
@@ -284,8 +285,9 @@ def _write_transitions_bag(path, episodes=2, steps=3):
             for k in range(steps):
                 x = float(10 * ep + k)
                 chunk = ActionChunk(Header(Time(0, 0), ""), 2, 1, f32(x + 0.1, x + 0.2), 0, 0)
-                msg = Transition(Header(Time(0, 0), ""), "sim0", ep, k, f32(x, 1.0), f32(0.5, 0.5, 0.5), chunk, 2,
-                                 f32(x, 1.0, x + 0.5, 1.0), f32(), 0,  # no executed_actions: an older sender's
+                ran = 0 if cut_first_end and ep == 0 and k == steps - 1 else 2
+                msg = Transition(Header(Time(0, 0), ""), "sim0", ep, k, f32(x, 1.0), f32(0.5, 0.5, 0.5), chunk, ran,
+                                 f32(x, 1.0, x + 0.5, 1.0)[:ran * 2], f32(), 0,  # no executed_actions: an older sender's
                                  -1.0, f32(x + 1, 1.0), k == steps - 1, False, k == steps - 1)
                 for _ in range(1 + (k == 1)):  # one transition recorded twice: read once
                     writer.write("/tmrl/transitions", "tmrl_msgs/msg/Transition", n, msg)
@@ -300,6 +302,13 @@ def test_recorded_transitions_feed_offline_buffers_and_pretraining(tmp_path):
     assert dataset.observations.shape == (12, 2) and dataset.num_episodes == 2
     assert dataset.actions[:2, 0] == pytest.approx([0.1, 0.2])
     assert dataset.observations[1, 0] == pytest.approx(0.5)
+
+
+def test_a_transition_that_ran_no_action_ends_its_episode_in_the_dataset(tmp_path):
+    _write_transitions_bag(tmp_path / "bag", cut_first_end=True)
+    dataset = dataset_from_transitions_bag(tmp_path / "bag")
+    assert dataset.observations.shape == (10, 2) and dataset.num_episodes == 2
+    assert dataset.terminals.tolist() == [False, False, False, True] + [False] * 5 + [True]
 
 
 def test_standard_type_bag_becomes_a_dataset(tmp_path):

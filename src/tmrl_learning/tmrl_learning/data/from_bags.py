@@ -49,20 +49,28 @@ def transitions_from_bag(path: str | Path, topic: str | None = None) -> dict[str
 def dataset_from_transitions_bag(path: str | Path, topic: str | None = None) -> Dataset:
     observations, actions, terminals = [], [], []
     msgs = _transitions(path, topic)
+    previous = None  # the episode of the last rows added
     for i, m in enumerate(msgs):
         k, d = int(m.executed_steps), int(m.chunk.action_dim)
         obs = np.asarray(m.step_observations, np.float32)
-        if k == 0 or obs.size % k:
+        last = (i + 1 == len(msgs) or (msgs[i + 1].source, msgs[i + 1].episode_id) != (m.source, m.episode_id)
+                or m.terminated or m.truncated)
+        if k == 0:  # cut before its first action (an emergency stop, a label): no row, but it may end the episode
+            if last and previous == (m.source, m.episode_id):
+                terminals[-1][-1] = True
+            continue
+        if obs.size % k:
             raise DatasetError(f"transition {m.source}/{m.episode_id}/{m.step} has {obs.size} step observation "
                                f"values for {k} executed actions (recorded before step_observations existed?)")
         observations.append(obs.reshape(k, -1))
         ran = getattr(m, "executed_actions", None)  # what ran (a human's where one intervened); older: the chunk
         ran = ran if ran is not None and len(ran) == k * d else m.chunk.data
         actions.append(np.asarray(ran, np.float32).reshape(-1, d)[:k])
-        last = (i + 1 == len(msgs) or (msgs[i + 1].source, msgs[i + 1].episode_id) != (m.source, m.episode_id)
-                or m.terminated or m.truncated)
         terminals.append(np.zeros(k, bool))
         terminals[-1][-1] = last
+        previous = (m.source, m.episode_id)
+    if not observations:
+        raise DatasetError(f"bag {path}: no transition executed an action")
     return Dataset(np.concatenate(observations), np.concatenate(actions), np.concatenate(terminals),
                    metadata={"source": f"bag:{path}"})
 

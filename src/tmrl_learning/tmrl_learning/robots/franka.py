@@ -4,8 +4,9 @@ DROID-style end-effector delta actions (robots.ee_delta) at a fixed control rate
 Each action moves the commanded pose (clipped into the workspace box by the safety step) and starts
 an asynchronous Cartesian motion to it, which replaces the one still running; commands go out on the
 control clock's grid and the observation is read just before the next tick (robots.control_clock).
-Reset: recover from errors, open the gripper, go to the home joints, then to the task's start (plus
-a random offset within `reset_radius` in x, y). A reflex or a motion error during a chunk is recovered
+The gripper moves on a thread of its own (robots.franka_gripper). Reset: recover from errors, wait for
+the arm to come to rest, open the gripper while going to the home joints, then to the task's start
+(plus a random offset within `reset_radius` in x, y). A reflex or a motion error during a chunk is recovered
 from and cuts the episode (truncated).
 
 State (11): end-effector position (3, m), gripper width (1, m), joint positions (7, rad); goal (3): the
@@ -23,8 +24,12 @@ from tmrl_learning.data.envs import StepResult
 from tmrl_learning.embodiment import Embodiment
 from tmrl_learning.robots.control_clock import ControlClock
 from tmrl_learning.robots.ee_delta import EndEffectorTarget
+from tmrl_learning.robots.franka_gripper import GripperCommander
 from tmrl_learning.system.driver import EpisodeDriver
 from tmrl_learning.system.safety import SafetyLimits
+
+
+SETTLED_JOINT_SPEED = 0.01  # rad/s: every joint slower than this is an arm at rest
 
 
 @dataclass
@@ -40,6 +45,8 @@ class FrankaOptions:
     reset_radius: float = 0.0             # m: random start offset in x, y
     gripper_speed: float = 0.1            # m/s
     gripper_deadband: float = 0.1         # change of opening (0..1) before the gripper is commanded again
+    gripper_timeout_s: float = 5.0        # a reset waits this long for the gripper to open
+    settle_timeout_s: float = 2.0         # a reset waits this long for the arm to come to rest before planning
     realtime: bool = True                 # libfranka's realtime check; off only for a simulator peer
 
     @classmethod
@@ -66,7 +73,7 @@ class FrankaDriver(EpisodeDriver):
                              f"{self.options.control_period_s} s")
         self.address = address
         self.rng = np.random.default_rng(seed)
-        self.robot = self.gripper = None
+        self.robot = self.gripper = self.hand = None
         self.target: EndEffectorTarget | None = None
         self.goal = np.zeros(embodiment.goal_dim)
         self.task_name = ""
@@ -88,6 +95,7 @@ class FrankaDriver(EpisodeDriver):
         except franky.Exception as err:
             raise ConnectionError(f"could not reach the Franka at {self.address}: {err}") from err
         self.robot, self.gripper = robot, gripper
+        self.hand = GripperCommander(gripper, self.options.gripper_speed)
 
     # ---- the device ---------------------------------------------------------------------------------
     def _start(self, seed: int) -> np.ndarray:
@@ -104,9 +112,11 @@ class FrankaDriver(EpisodeDriver):
         if robot.has_errors:
             robot.recover_from_errors()
         robot.relative_dynamics_factor = opt.reset_dynamics_factor
-        self.gripper.move(self.gripper.max_width, opt.gripper_speed)
+        self.hand.command(self.gripper.max_width)  # opens while the arm goes home
         self._gripper_opening = 1.0
         self._move_retrying(lambda: franky.JointMotion(np.asarray(opt.home_joints, np.float64)))
+        if not self.hand.wait(opt.gripper_timeout_s):
+            raise RuntimeError(f"the Franka gripper at {self.address} did not open within {opt.gripper_timeout_s} s")
         task = self.embodiment.tasks[self.rng.integers(len(self.embodiment.tasks))]
         angle, radius = self.rng.uniform(0, 2 * np.pi), opt.reset_radius * np.sqrt(self.rng.uniform())
         start = np.asarray(task.start, np.float64) + radius * np.array([np.cos(angle), np.sin(angle), 0.0])
@@ -127,6 +137,7 @@ class FrankaDriver(EpisodeDriver):
         import franky
 
         for attempt in range(attempts):
+            self._settle()
             try:
                 self.robot.move(make_motion())
                 return
@@ -135,6 +146,14 @@ class FrankaDriver(EpisodeDriver):
                     raise
                 self.robot.recover_from_errors()
                 time.sleep(0.2)
+
+    def _settle(self) -> None:
+        """Wait (up to settle_timeout_s) until the arm is at rest: a motion planned from a moving state after a
+        halted chunk is what the planner refused (ruckig -111)."""
+        deadline = time.monotonic() + self.options.settle_timeout_s
+        while (np.abs(self.robot.current_joint_velocities).max() > SETTLED_JOINT_SPEED
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
 
     def _observe(self) -> np.ndarray:
         position = self.robot.current_pose.end_effector_pose.translation
@@ -152,7 +171,7 @@ class FrankaDriver(EpisodeDriver):
             self.robot.move(franky.CartesianMotion(franky.Affine(target.position, target.quaternion),
                                                    franky.ReferenceType.Absolute), asynchronous=True)
             if abs(target.opening - self._gripper_opening) > opt.gripper_deadband:
-                self.gripper.move_async(target.opening * self.gripper.max_width, opt.gripper_speed)
+                self.hand.command(target.opening * self.gripper.max_width)
                 self._gripper_opening = target.opening
             self.target = target
             self.clock.sent()
@@ -169,7 +188,9 @@ class FrankaDriver(EpisodeDriver):
 
     def close(self) -> None:
         super().close()
-        self.robot = self.gripper = None  # libfranka serves one controlling connection: let it go
+        if self.hand is not None:
+            self.hand.close()
+        self.robot = self.gripper = self.hand = None  # libfranka serves one controlling connection: let it go
 
     def _halt(self) -> None:
         if self.robot is not None:

@@ -225,6 +225,8 @@ class EpisodeDriver:
                 ran.append(action)
                 intervened += human is not None
                 terminated, truncated, success, total = self._record(result, total, k, on_step)
+                if truncated and self.emergency:  # the device's motion failed because the stop halted it
+                    refused = "emergency stop engaged"
                 if terminated or truncated:
                     break
         finally:
