@@ -287,7 +287,7 @@ def _write_transitions_bag(path, episodes=2, steps=3, cut_first_end=False):
                 chunk = ActionChunk(Header(Time(0, 0), ""), 2, 1, f32(x + 0.1, x + 0.2), 0, 0)
                 ran = 0 if cut_first_end and ep == 0 and k == steps - 1 else 2
                 msg = Transition(Header(Time(0, 0), ""), "sim0", ep, k, f32(x, 1.0), f32(0.5, 0.5, 0.5), chunk, ran,
-                                 f32(x, 1.0, x + 0.5, 1.0)[:ran * 2], f32(), 0,  # no executed_actions: an older sender's
+                                 f32(x, 1.0, x + 0.5, 1.0)[:ran * 2], f32(), 0,  # no executed_actions: older
                                  -1.0, f32(x + 1, 1.0), k == steps - 1, False, k == steps - 1)
                 for _ in range(1 + (k == 1)):  # one transition recorded twice: read once
                     writer.write("/tmrl/transitions", "tmrl_msgs/msg/Transition", n, msg)

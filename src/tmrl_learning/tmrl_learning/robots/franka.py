@@ -28,7 +28,6 @@ from tmrl_learning.robots.franka_gripper import GripperCommander
 from tmrl_learning.system.driver import EpisodeDriver
 from tmrl_learning.system.safety import SafetyLimits
 
-
 SETTLED_JOINT_SPEED = 0.01  # rad/s: every joint slower than this is an arm at rest
 
 
