@@ -14,39 +14,12 @@ The nodes, parameters and remappings come from tmrl_ros.graph.robot_finetune_gra
 the same description the tests start as processes against widowx_sim.
 """
 
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration
+from launch.actions import DeclareLaunchArgument
 
-from launch import LaunchDescription
-from tmrl_ros.graph import robot_finetune_graph
-from tmrl_ros.launching import node_actions
-
-
-def _nodes(context):
-    arg = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
-    specs = robot_finetune_graph("widowx", arg("robot_name"), arg("task"), arg("checkpoint"), arg("out_dir"),
-                                 device_options=arg("device_options"), method=arg("method"), seed=int(arg("seed")),
-                                 cameras=tuple(filter(None, arg("camera_serials").split(","))),
-                                 intervention=arg("intervention").lower() == "true", record_dir=arg("record_dir"),
-                                 learner=arg("learner").lower() == "true")
-    return node_actions(specs)
+from tmrl_ros.launching import robot_launch_description
 
 
 def generate_launch_description():
-    return LaunchDescription([
-        DeclareLaunchArgument("checkpoint", description="pre-trained CSP policy (checkpoint.pt) for the task"),
-        DeclareLaunchArgument("robot_name", default_value="/wx250s", description="the xs_sdk's namespace"),
-        DeclareLaunchArgument("task", default_value="widowx-reach", description="a WidowX task (tmrl_learning.tasks)"),
-        DeclareLaunchArgument("method", default_value="tmrl", description="tmrl, dsrl, postbc, cfg or rlpd"),
-        DeclareLaunchArgument("out_dir", default_value="runs/widowx_finetune", description="learner checkpoints"),
-        DeclareLaunchArgument("device_options", default_value="",
-                              description="JSON: replaces config/widowx.yaml's device options"),
-        DeclareLaunchArgument("seed", default_value="0", description="seed"),
-        DeclareLaunchArgument("camera_serials", default_value="", description="RealSense serials, comma-separated"),
-        DeclareLaunchArgument("intervention", default_value="false",
-                              description="true: a SpaceMouse/gamepad (sensor_msgs/Joy on /joy) may take over"),
-        DeclareLaunchArgument("record_dir", default_value="", description="record the session's bag here"),
-        DeclareLaunchArgument("learner", default_value="true",
-                              description="false: the learner runs on another machine (docker/compose.yaml: learner)"),
-        OpaqueFunction(function=_nodes),
-    ])
+    return robot_launch_description(
+        "widowx", DeclareLaunchArgument("robot_name", default_value="/wx250s", description="the xs_sdk's namespace"),
+        task="widowx-reach")

@@ -62,21 +62,81 @@ def launch_ros_params_file(parameters: dict, name: str, namespace: str | None, t
     return str(path)
 
 
+class _Argument:  # launch.actions.DeclareLaunchArgument
+    def __init__(self, name, default_value=None, description=""):
+        self.name, self.default_value = name, default_value
+
+
+class _Opaque:  # launch.actions.OpaqueFunction
+    def __init__(self, function):
+        self.function = function
+
+
+class _Configuration:  # launch.substitutions.LaunchConfiguration, performed in a context of argument values
+    def __init__(self, name):
+        self.name = name
+
+    def perform(self, context):
+        return context[self.name]
+
+
+def launch_stubs(monkeypatch) -> list[dict]:
+    """launch and launch_ros are not installable here: their classes are replaced by recorders (Node's keyword
+    arguments are collected in the returned list), and tmrl_ros.launching is imported afresh over them."""
+    import sys
+    import types
+
+    recorded = []
+    modules = {name: types.ModuleType(name) for name in (
+        "launch", "launch.actions", "launch.substitutions", "launch_ros", "launch_ros.actions")}
+    modules["launch"].LaunchDescription = list
+    modules["launch.actions"].DeclareLaunchArgument = _Argument
+    modules["launch.actions"].OpaqueFunction = _Opaque
+    modules["launch.substitutions"].LaunchConfiguration = _Configuration
+    modules["launch_ros.actions"].Node = lambda **kwargs: recorded.append(kwargs) or kwargs
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.delitem(sys.modules, "tmrl_ros.launching", raising=False)
+    return recorded
+
+
+@pytest.mark.parametrize(("robot", "address"), [("franka", "robot_ip"), ("widowx", "robot_name")])
+def test_a_robot_launch_file_starts_the_graph_the_tests_start(tmp_path, monkeypatch, robot, address):
+    """The launch file's arguments resolve into robot_finetune_graph: the same nodes, with the same
+    parameters files and remappings, as the tests start; the checkpoint (and the Franka's IP) are required."""
+    import importlib.util
+    from pathlib import Path
+
+    recorded = launch_stubs(monkeypatch)
+    path = Path(__file__).resolve().parents[3] / "launch" / f"{robot}_finetune.launch.py"
+    spec = importlib.util.spec_from_file_location(f"{robot}_launch", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    description = module.generate_launch_description()
+    arguments = {a.name: a.default_value for a in description if isinstance(a, _Argument)}
+    required = sorted(name for name, default in arguments.items() if default is None)
+    assert required == (["checkpoint", "robot_ip"] if robot == "franka" else ["checkpoint"])
+    context = {**arguments, address: "10.0.0.2" if robot == "franka" else "/wx250s",
+               "checkpoint": str(tmp_path / "csp.pt"), "out_dir": str(tmp_path / "run"), "camera_serials": "0123",
+               "intervention": "true", "record_dir": str(tmp_path / "bags"), "seed": "3"}
+    next(a for a in description if isinstance(a, _Opaque)).function(context)
+    expected = robot_finetune_graph(robot, context[address], f"{robot}-reach", context["checkpoint"], tmp_path / "run",
+                                    seed=3, cameras=("0123",), intervention=True, record_dir=str(tmp_path / "bags"))
+    assert [(n["executable"], n["name"], n["namespace"] or "") for n in recorded] == [
+        (s.executable, s.name, s.namespace) for s in expected]
+    for node, spec_ in zip(recorded, expected, strict=True):
+        assert [Path(p).read_text() for p in node["parameters"]] == [  # the overrides file is a fresh temp file
+            Path(p).read_text() for p in spec_.parameter_files(None)]
+        assert node["remappings"] == list(spec_.remappings.items())
+
+
 @pytest.mark.parametrize("namespace", ["", "/sim1"])
 def test_launch_actions_resolve_to_the_same_parameters_as_the_test_path(tmp_path, monkeypatch, namespace):
     """launch_ros is not installable here, so its Node action is replaced by a recorder of its
     arguments; dicts in them are resolved as launch_ros resolves them. With the overrides handed over
     as a dict (the old launching.node_actions), a node without a namespace got the config file's
     values: this test failed."""
-    import sys
-    import types
-
-    recorded = []
-    actions = types.ModuleType("launch_ros.actions")
-    actions.Node = lambda **kwargs: recorded.append(kwargs) or kwargs
-    monkeypatch.setitem(sys.modules, "launch_ros", types.ModuleType("launch_ros"))
-    monkeypatch.setitem(sys.modules, "launch_ros.actions", actions)
-    monkeypatch.delitem(sys.modules, "tmrl_ros.launching", raising=False)
+    recorded = launch_stubs(monkeypatch)
     from tmrl_ros.launching import node_actions
 
     sources = ("sim0", "sim1") if namespace else ("sim0",)

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from tmrl_ros.graph import NodeSpec
+from launch import LaunchDescription
+from tmrl_ros.graph import NodeSpec, robot_finetune_graph
 
 
 def node_actions(specs: list[NodeSpec], params_dir: Path | None = None) -> list[Node]:
@@ -23,3 +26,37 @@ def node_actions(specs: list[NodeSpec], params_dir: Path | None = None) -> list[
              remappings=list(spec.remappings.items()))
         for spec in specs
     ]
+
+
+def robot_launch_description(robot: str, address: DeclareLaunchArgument, task: str) -> LaunchDescription:
+    """A robot's fine-tuning launch file: its address argument (an IP, a namespace), then the arguments
+    every robot shares, resolved into tmrl_ros.graph.robot_finetune_graph (config/<robot>.yaml)."""
+    address_name = address.name
+
+    def nodes(context):
+        arg = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
+        specs = robot_finetune_graph(robot, arg(address_name), arg("task"), arg("checkpoint"), arg("out_dir"),
+                                     device_options=arg("device_options"), method=arg("method"),
+                                     seed=int(arg("seed")),
+                                     cameras=tuple(filter(None, arg("camera_serials").split(","))),
+                                     intervention=arg("intervention").lower() == "true", record_dir=arg("record_dir"),
+                                     learner=arg("learner").lower() == "true")
+        return node_actions(specs)
+
+    return LaunchDescription([
+        address,
+        DeclareLaunchArgument("checkpoint", description="pre-trained CSP policy (checkpoint.pt) for the task"),
+        DeclareLaunchArgument("task", default_value=task, description=f"a {robot} task (tmrl_learning.tasks)"),
+        DeclareLaunchArgument("method", default_value="tmrl", description="tmrl, dsrl, postbc, cfg or rlpd"),
+        DeclareLaunchArgument("out_dir", default_value=f"runs/{robot}_finetune", description="learner checkpoints"),
+        DeclareLaunchArgument("device_options", default_value="",
+                              description=f"JSON: replaces config/{robot}.yaml's device options"),
+        DeclareLaunchArgument("seed", default_value="0", description="seed"),
+        DeclareLaunchArgument("camera_serials", default_value="", description="RealSense serials, comma-separated"),
+        DeclareLaunchArgument("intervention", default_value="false",
+                              description="true: a SpaceMouse/gamepad (sensor_msgs/Joy on /joy) may take over"),
+        DeclareLaunchArgument("record_dir", default_value="", description="record the session's bag here"),
+        DeclareLaunchArgument("learner", default_value="true",
+                              description="false: the learner runs on another machine (docker/compose.yaml: learner)"),
+        OpaqueFunction(function=nodes),
+    ])

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import rclpy
@@ -32,9 +32,8 @@ from sensor_msgs.msg import JointState
 from tmrl_learning.data.envs import StepResult
 from tmrl_learning.embodiment import Embodiment
 from tmrl_learning.robots import widowx_arm as arm
-from tmrl_learning.robots.control_clock import ControlClock
 from tmrl_learning.robots.ee_delta import EndEffectorTarget
-from tmrl_learning.system.driver import EpisodeDriver
+from tmrl_learning.robots.paced_driver import PacedDriver
 from tmrl_learning.system.safety import SafetyLimits
 
 GRIPPER_DOWN = Rotation.from_euler("y", np.pi / 2)  # the fingers point at the table
@@ -55,25 +54,13 @@ class WidowXOptions:
     home_joints: tuple[float, ...] = tuple(arm.HOME)
     sleep_on_close: bool = True         # send the arm to its sleep pose when the driver closes (as Interbotix does)
 
-    @classmethod
-    def of(cls, options: dict) -> WidowXOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(f"unknown WidowX device options {unknown}; known: {sorted(known)}")
-        return cls(**options)
 
+class WidowXDriver(PacedDriver):
+    Options, device = WidowXOptions, "WidowX"
 
-class WidowXDriver(EpisodeDriver):
     def __init__(self, embodiment: Embodiment, seed: int = 0, control_period_s: float = 0.0,
                  safety: SafetyLimits | None = None, address: str = "/wx250s", **options):
-        self.options = WidowXOptions.of(options)
-        if control_period_s:
-            self.options.control_period_s = control_period_s
-        super().__init__(embodiment, 0.0, safety)  # the driver paces itself: command, wait a period, read
-        if self.watchdog is not None and self.safety.limits.watchdog_s <= self.options.control_period_s:
-            raise ValueError(f"watchdog deadline {self.safety.limits.watchdog_s} s must exceed the control period "
-                             f"{self.options.control_period_s} s")
+        super().__init__(embodiment, options, control_period_s, safety)
         self.address = "/" + address.strip("/")
         self.rng = np.random.default_rng(seed)
         self.node = self.executor = None
@@ -83,7 +70,6 @@ class WidowXDriver(EpisodeDriver):
         self.target: EndEffectorTarget | None = None
         self.goal = np.zeros(embodiment.goal_dim)
         self.task_name, self.steps, self._gripper = "", 0, 0.0
-        self.clock = ControlClock(self.options.control_period_s)
         self._states = threading.Event()
 
     # ---- connection ---------------------------------------------------------------------------------

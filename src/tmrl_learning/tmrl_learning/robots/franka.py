@@ -16,16 +16,15 @@ position to reach. Tested against `franky-sim`, which serves libfranka's network
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from tmrl_learning.data.envs import StepResult
 from tmrl_learning.embodiment import Embodiment
-from tmrl_learning.robots.control_clock import ControlClock
 from tmrl_learning.robots.ee_delta import EndEffectorTarget
 from tmrl_learning.robots.franka_gripper import GripperCommander
-from tmrl_learning.system.driver import EpisodeDriver
+from tmrl_learning.robots.paced_driver import PacedDriver
 from tmrl_learning.system.safety import SafetyLimits
 
 SETTLED_JOINT_SPEED = 0.01  # rad/s: every joint slower than this is an arm at rest
@@ -48,28 +47,15 @@ class FrankaOptions:
     settle_timeout_s: float = 2.0         # a reset waits this long for the arm to come to rest before planning
     realtime: bool = True                 # libfranka's realtime check; off only for a simulator peer
 
-    @classmethod
-    def of(cls, options: dict) -> FrankaOptions:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(f"unknown Franka device options {unknown}; known: {sorted(known)}")
-        return cls(**options)
 
+class FrankaDriver(PacedDriver):
+    Options, device = FrankaOptions, "Franka"
 
-class FrankaDriver(EpisodeDriver):
     def __init__(self, embodiment: Embodiment, seed: int = 0, control_period_s: float = 0.0,
                  safety: SafetyLimits | None = None, address: str = "", **options):
         if not address:
             raise ValueError("the Franka driver needs the robot's address (the driver node's `address`)")
-        self.options = FrankaOptions.of(options)
-        if control_period_s:
-            self.options.control_period_s = control_period_s
-        # The driver paces itself (command, wait a period, read): the base class must not sleep again.
-        super().__init__(embodiment, 0.0, safety)
-        if self.watchdog is not None and self.safety.limits.watchdog_s <= self.options.control_period_s:
-            raise ValueError(f"watchdog deadline {self.safety.limits.watchdog_s} s must exceed the control period "
-                             f"{self.options.control_period_s} s")
+        super().__init__(embodiment, options, control_period_s, safety)
         self.address = address
         self.rng = np.random.default_rng(seed)
         self.robot = self.gripper = self.hand = None
@@ -77,7 +63,6 @@ class FrankaDriver(EpisodeDriver):
         self.goal = np.zeros(embodiment.goal_dim)
         self.task_name = ""
         self.steps = 0
-        self.clock = ControlClock(self.options.control_period_s)
         self._gripper_opening = None
 
     # ---- connection ---------------------------------------------------------------------------------
