@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from tmrl_learning.vla.pi0 import Pi0Config, Pi0Policy, Pi0Sampler, load_pi0, save_pi0, tiny_vlm
+from tmrl_learning.vla.prefix_noise import PrefixNoise
 
 H, D, P = 4, 7, 3
 
@@ -58,20 +59,40 @@ def test_the_sampler_is_deterministic_and_spreads_with_t(policy):
     rng = np.random.default_rng(0)
     w = rng.normal(size=(1, H, D)).astype(np.float32)
     proprio = np.zeros((1, P), np.float32)
-    eps = rng.normal(size=(1, sampler.context_dim)).astype(np.float32)
+    eps = rng.normal(size=(1, sampler.context_noise_dim)).astype(np.float32)  # the steered directions
     a = sampler.sample(context, proprio, w, np.array([300]), eps)
     assert a.shape == (1, H, D) and np.array_equal(a, sampler.sample(context, proprio, w, np.array([300]), eps))
     spread = {}
-    for t in (0, 20, 100, 1000):  # fixed action noise, 16 context noises: how much the chunk moves
+    for t in (0, 20, 100, 1000):  # fixed action noise, 16 steered context noises: how much the chunk moves
         chunks = [sampler.sample(context, proprio, w, np.array([t]),
-                                 rng.normal(size=(1, sampler.context_dim)).astype(np.float32)) for _ in range(16)]
+                                 rng.normal(size=(1, sampler.context_noise_dim)).astype(np.float32))
+                  for _ in range(16)]
         spread[t] = float(np.std(np.stack(chunks), 0).mean())
     assert spread[0] < 1e-6 and spread[1000] > spread[100] > spread[20] > 1e-4, spread
     with pytest.raises(ValueError, match="prefix tokens"):
         sampler.sample(context[:, :10], proprio, w, np.array([0]), eps[:, :10])
+    with pytest.raises(ValueError, match="token x 8 width directions"):
+        sampler.sample(context, proprio, w, np.array([0]), eps[:, :10])
+
+
+def test_the_steered_prefix_noise_is_a_gaussian_draw_the_actor_moves_in_a_few_directions():
+    """pi0's prefix is ~800 x 2048: the actor steers 4 x 8 directions, the rest is one frozen draw. With the
+    actor's z ~ N(0, I) the noise has the unit variance CSP trained with, and z is read back exactly."""
+    noise = PrefixNoise(tokens=80, width=64, token_rank=4, width_rank=8, seed=1)
+    z = torch.randn(256, noise.dim, generator=torch.Generator().manual_seed(0))
+    eps = noise(z)
+    assert eps.shape == (256, 80, 64) and noise.dim == 32
+    assert abs(float(eps.pow(2).mean()) - 1.0) < 0.05 and abs(float(eps.mean())) < 0.01
+    assert torch.allclose(noise.steered(eps), z, atol=1e-4)
+    moved = noise(z[:1] + 1.0) - eps[:1]  # a step in z moves the noise only within the steered subspace
+    assert torch.allclose(moved, noise.A @ torch.ones(4, 8) @ noise.B.T, atol=1e-4)
+    with pytest.raises(ValueError, match="ranks"):
+        PrefixNoise(tokens=3, width=64, token_rank=4)
 
 
 def test_a_saved_model_loads_from_a_path_and_serves_over_openpi(policy, tmp_path):
+    from test_remote import free_port
+
     from tmrl_learning.remote.openpi import RemoteSampler, serve
 
     folder = save_pi0(tmp_path / "pi0", policy)
@@ -79,10 +100,10 @@ def test_a_saved_model_loads_from_a_path_and_serves_over_openpi(policy, tmp_path
     pixels, ids = observation(policy, 2, seed=5)
     prefix = loaded.embed_prefix(pixels, ids).detach()
     local = Pi0Sampler(loaded)
-    ready = threading.Event()
-    threading.Thread(target=serve, args=(local, "127.0.0.1", 18765, ready.set), daemon=True).start()
+    ready, port = threading.Event(), free_port()
+    threading.Thread(target=serve, args=(local, "127.0.0.1", port, ready.set), daemon=True).start()
     assert ready.wait(10)
-    remote = RemoteSampler("127.0.0.1:18765")
+    remote = RemoteSampler(f"127.0.0.1:{port}")
     from tmrl_learning.csp.sampler import load_sampler
     from tmrl_learning.system.policy_service import ChunkRequest, PolicyService
 

@@ -9,8 +9,9 @@ calls draws it, so the same inputs give the same chunk. The flow policy's sample
 tmrl_learning.csp.sampler.
 
 Shapes (B = batch): context (B, C), proprio (B, P) (P may be 0), action_noise (B, d) (one vector
-repeated over the chunk) or (B, H, d), timestep (B,) integers in [0, T], context_noise (B, C),
-guidance (B,) or None (CFG only) -> chunk (B, H, d), float32 numpy.
+repeated over the chunk) or (B, H, d), timestep (B,) integers in [0, T], context_noise (B, E),
+guidance (B,) or None (CFG only) -> chunk (B, H, d), float32 numpy. E (`context_noise_dim`) is C for a
+state context; a VLA's prefix is steered in a few directions instead (tmrl_learning.vla.prefix_noise).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Sampler(Protocol):
     horizon: int
     action_dim: int
     context_dim: int
+    context_noise_dim: int  # what the steering actor outputs as context noise
     proprio_dim: int
     num_timesteps: int  # T: timesteps run 0 (clean context) .. T
 
@@ -33,6 +35,6 @@ class Sampler(Protocol):
 
 
 def draw_inputs(sampler: Sampler, batch: int, generator: torch.Generator | None = None) -> dict[str, np.ndarray]:
-    """Random action noise (B, H, d) and context noise (B, C), as the flow policy draws them."""
+    """Random action noise (B, H, d) and context noise (B, E), as the flow policy draws them."""
     return {"action_noise": torch.randn(batch, sampler.horizon, sampler.action_dim, generator=generator).numpy(),
-            "context_noise": torch.randn(batch, sampler.context_dim, generator=generator).numpy()}
+            "context_noise": torch.randn(batch, sampler.context_noise_dim, generator=generator).numpy()}

@@ -28,7 +28,8 @@ def test_the_policy_server_serves_a_pi0_folder(node, tmp_path):
                      torch.tensor([[5, 6, 7]])], 1)
     prefix = policy.embed_prefix(torch.rand(1, 3, 32, 32), ids).detach().reshape(-1).numpy()
     local = Pi0Sampler(policy)
-    steer = SteeringCommand(action_noise=[0.1] * 7, context_timestep=400, context_noise=[0.05] * local.context_dim,
+    steer = SteeringCommand(action_noise=[0.1] * 7, context_timestep=400,
+                            context_noise=[0.05] * local.context_noise_dim,
                             guidance_weight=float("nan"))
     client = ActionClient(node, SampleChunk, "/tmrl/sample_chunk")
     spec = NodeSpec("policy_server", "policy_server", parameters={"checkpoint": str(folder), "backend": "torch"})
@@ -41,7 +42,7 @@ def test_the_policy_server_serves_a_pi0_folder(node, tmp_path):
         answer = result.result().result
         assert answer.accepted, answer.message
         expected = local.sample(prefix[None], np.zeros((1, 0)), np.full((1, 7), 0.1, np.float32), np.array([400]),
-                                np.full((1, local.context_dim), 0.05, np.float32))[0]
+                                np.full((1, local.context_noise_dim), 0.05, np.float32))[0]
         assert (answer.chunk.horizon, answer.chunk.action_dim) == (4, 7)
         assert np.abs(np.asarray(answer.chunk.data).reshape(4, 7) - expected).max() < 1e-5
         assert not graph.dead(), graph.logs()

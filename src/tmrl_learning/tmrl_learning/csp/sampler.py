@@ -22,6 +22,7 @@ class FlowSampler:
         self.policy = policy.eval()
         self.horizon, self.action_dim = policy.chunk_shape
         self.context_dim, self.proprio_dim = policy.cfg.model.context_dim, policy.cfg.model.proprio_dim
+        self.context_noise_dim = self.context_dim
         self.num_timesteps = policy.smoother.num_timesteps
 
     def sample(self, context, proprio, action_noise, timestep, context_noise, guidance=None) -> np.ndarray:

@@ -7,9 +7,10 @@ inputs travel inside the observation under `tmrl/...` keys, so a server that und
 policy with CSP conditioning, or `serve` below) returns the chunk for exactly those inputs:
 
     observation  {"context": (B, C), "proprio": (B, P), "tmrl/action_noise": (B, H, d) or (B, d),
-                  "tmrl/timestep": (B,), "tmrl/context_noise": (B, C)[, "tmrl/guidance": (B,)]}
+                  "tmrl/timestep": (B,), "tmrl/context_noise": (B, E)[, "tmrl/guidance": (B,)]}
     actions      {"actions": (B, H, d) float32, "server_timing": {"infer_ms": ...}}
-    metadata     {"horizon": H, "action_dim": d, "context_dim": C, "proprio_dim": P, "num_timesteps": T, ...}
+    metadata     {"horizon": H, "action_dim": d, "context_dim": C, "proprio_dim": P, "num_timesteps": T,
+                  "context_noise_dim": E (C when absent), ...}
 
 `RemoteSampler` is the client side (the policy server's `backend: openpi`); `serve` puts any Sampler
 (e.g. a tmrl checkpoint) behind the protocol: `tmrl serve CHECKPOINT --port 8000`.
@@ -49,6 +50,7 @@ class RemoteSampler:
         self.metadata = meta
         self.horizon, self.action_dim = int(meta["horizon"]), int(meta["action_dim"])
         self.context_dim, self.proprio_dim = int(meta["context_dim"]), int(meta["proprio_dim"])
+        self.context_noise_dim = int(meta.get("context_noise_dim", self.context_dim))
         self.num_timesteps = int(meta["num_timesteps"])
 
     def sample(self, context, proprio, action_noise, timestep, context_noise, guidance=None) -> np.ndarray:
@@ -71,7 +73,8 @@ class RemoteSampler:
 
 
 def metadata_of(sampler) -> dict:
-    return {k: int(getattr(sampler, k)) for k in REQUIRED} | {"protocol": "openpi-websocket", "server": "tmrl"}
+    return {k: int(getattr(sampler, k)) for k in (*REQUIRED, "context_noise_dim")} | {
+        "protocol": "openpi-websocket", "server": "tmrl"}
 
 
 def serve(sampler, host: str = "0.0.0.0", port: int = 8000, ready=None) -> None:

@@ -67,7 +67,8 @@ class PolicyService:
         proprio = self._vector("proprio", req.proprio, (self.proprio_dim,))
         h, d = self.horizon, self.action_dim
         noise = self._vector("action_noise", req.action_noise, (0, d, h * d))
-        ctx_noise = self._vector("context_noise", req.context_noise, (0, self.context_dim))
+        ctx_noise = self._vector("context_noise", req.context_noise,
+                                 tuple(dict.fromkeys((0, self.sampler.context_noise_dim, self.context_dim))))
         if not 0 <= req.context_timestep <= self.num_timesteps:
             raise RequestError(f"context_timestep {req.context_timestep} outside [0, {self.num_timesteps}]")
         guidance = None if math.isnan(req.guidance_weight) else float(req.guidance_weight)
@@ -76,7 +77,7 @@ class PolicyService:
         if noise.size == 0:
             noise = torch.randn(h * d).numpy()
         if ctx_noise.size == 0:
-            ctx_noise = torch.randn(self.context_dim).numpy()
+            ctx_noise = torch.randn(self.sampler.context_noise_dim).numpy()
         return {"context": context[None], "proprio": proprio[None],
                 "action_noise": noise.reshape(1, d) if noise.size == d else noise.reshape(1, h, d),
                 "timestep": np.array([req.context_timestep]), "context_noise": ctx_noise[None],

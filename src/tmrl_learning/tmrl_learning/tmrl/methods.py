@@ -87,7 +87,7 @@ class ChunkMaker:
         numpy = lambda name, default: inputs[name].numpy() if name in inputs else default  # noqa: E731
         chunks = self.sampler.sample(context, proprio, numpy("noise", zeros(b, self.sampler.action_dim)),
                                      numpy("timestep", np.zeros(b, np.int64)),
-                                     numpy("context_noise", zeros(b, self.sampler.context_dim)),
+                                     numpy("context_noise", zeros(b, self.sampler.context_noise_dim)),
                                      guidance=numpy("guidance", None))
         return chunks, inputs
 

@@ -25,6 +25,7 @@ from torch import nn
 
 from tmrl_learning.csp.model import sinusoidal
 from tmrl_learning.csp.smoothing import ContextSmoother
+from tmrl_learning.vla.prefix_noise import PrefixNoise
 
 
 @dataclass
@@ -157,13 +158,17 @@ class Pi0Policy(nn.Module):
 
 class Pi0Sampler:
     """The Sampler protocol over a Pi0Policy: the context is the flattened prefix (L * D values, L the
-    policy's `prefix_tokens`), as perception computes it with `embed_prefix`."""
+    policy's `prefix_tokens`), as perception computes it with `embed_prefix`. The context noise is
+    steered in `noise_ranks` = (token, width) directions (vla.prefix_noise); a full (L * D) noise is
+    taken as it is."""
 
-    def __init__(self, policy: Pi0Policy):
+    def __init__(self, policy: Pi0Policy, noise_ranks: tuple[int, int] = (4, 8), noise_seed: int = 0):
         self.policy = policy.eval()
         self.prefix_tokens = policy.prefix_tokens
         self.horizon, self.action_dim = policy.cfg.horizon, policy.cfg.action_dim
         self.context_dim = self.prefix_tokens * policy.prefix_width
+        self.prefix_noise = PrefixNoise(self.prefix_tokens, policy.prefix_width, *noise_ranks, seed=noise_seed)
+        self.context_noise_dim = self.prefix_noise.dim
         self.proprio_dim = policy.cfg.proprio_dim
         self.num_timesteps = policy.cfg.num_context_timesteps
 
@@ -179,9 +184,11 @@ class Pi0Sampler:
         if noise.ndim == 2:  # one vector repeated over the chunk, as DSRL steers it
             noise = noise[:, None, :].expand(b, self.horizon, self.action_dim)
         prefix = context.reshape(b, self.prefix_tokens, self.policy.prefix_width)
+        eps = torch.as_tensor(np.asarray(context_noise, np.float32))
+        if eps.shape[1] != self.context_dim:
+            eps = self.prefix_noise(eps)  # (B, E) steered directions -> (B, L, D), ValueError for another width
         chunk = self.policy.sample(prefix, torch.as_tensor(np.asarray(proprio, np.float32)), noise.contiguous(),
-                                   torch.as_tensor(np.asarray(timestep)).long(),
-                                   torch.as_tensor(np.asarray(context_noise, np.float32)))
+                                   torch.as_tensor(np.asarray(timestep)).long(), eps)
         return chunk.numpy()
 
 
