@@ -26,4 +26,6 @@ if [ -f "$_tmrl_root/install/setup.bash" ]; then
   source "$_tmrl_root/install/setup.bash"
 fi
 export TMRL_ROOT="$_tmrl_root"
+# the LIBERO bridge's interpreter (setup.sh installs LIBERO in a venv of its own)
+export TMRL_LIBERO_PYTHON="${TMRL_LIBERO_PYTHON:-${TMRL_LIBERO_VENV:-$_tmrl_root/.venv-libero}/bin/python}"
 unset _tmrl_root _tmrl_venv _tmrl_ros_setup _d

@@ -101,6 +101,17 @@ if [ "$(cat "$STAMP_DIR/no-deps" 2>/dev/null)" != "$nodeps_sum" ]; then
   echo "$nodeps_sum" > "$STAMP_DIR/no-deps"
 fi
 
+# LIBERO in its own venv (it needs mujoco < 4): the LIBERO bridge starts its server under this Python.
+LIBERO_VENV="${TMRL_LIBERO_VENV:-$ROOT/.venv-libero}"
+libero_sum=$(sha256sum < "$ROOT/requirements/libero.txt" | cut -d' ' -f1)
+if [ "$(cat "$STAMP_DIR/libero" 2>/dev/null)" != "$libero_sum" ]; then
+  say "installing LIBERO into $LIBERO_VENV (requirements/libero.txt, about 2 GB)"
+  [ -x "$LIBERO_VENV/bin/python" ] || "$PYTHON" -m venv "$LIBERO_VENV" || die "could not create the LIBERO venv at $LIBERO_VENV"
+  "$LIBERO_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/requirements/libero.txt" \
+    2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2) || die "pip could not install requirements/libero.txt"
+  echo "$libero_sum" > "$STAMP_DIR/libero"
+fi
+
 # tmrl_learning is importable from the venv without ROS (and without sourcing anything).
 if [ ! -f "$STAMP_DIR/tmrl_learning-editable" ]; then
   say "installing tmrl_learning (editable)"

@@ -24,11 +24,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from tmrl_learning.csp.cli import add_csp_commands
     from tmrl_learning.data.cli import add_data_commands
+    from tmrl_learning.libero.demos import add_libero_commands
     from tmrl_learning.tmrl.cli import add_tmrl_commands
 
     add_data_commands(sub)
     add_csp_commands(sub)
     add_tmrl_commands(sub)
+    add_libero_commands(sub)
     return parser
 
 
