@@ -58,3 +58,24 @@ def test_bad_requests_are_named_and_the_server_keeps_serving(monkeypatch, tmp_pa
     monkeypatch.setenv("TMRL_LIBERO_PYTHON", str(tmp_path / "missing" / "python"))
     with pytest.raises(FileNotFoundError, match="LIBERO runs in its own Python environment: no interpreter at"):
         LiberoProcess("libero_90", 51)
+
+
+def test_a_libero_task_is_a_goal_env_and_its_demonstrator_succeeds_through_it():
+    from tmrl_learning.tasks import embodiment
+
+    task = embodiment("libero-90-51")
+    env = task.make_env(seed=0)
+    try:
+        obs = env.reset("init-5")
+        assert obs.shape == (15,) and env.task.name == "init-5"
+        np.testing.assert_allclose(obs[9:], np.concatenate(list(env.raw_positions()["positions"].values())))
+        script = PickPlaceScript(*env.process.objects)
+        for _ in range(task.max_steps):
+            result = env.step(script.act(env.raw_positions()))
+            if result.terminated or result.truncated:
+                break
+        assert result.success and result.terminated and result.reward == 0.0 and env.steps < task.max_steps
+        with pytest.raises(ValueError, match="NaN"):
+            env.step(np.full(7, np.nan))
+    finally:
+        env.close()

