@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from tmrl_learning.libero.client import LiberoError, LiberoProcess
 from tmrl_learning.libero.demos import generate, run_episode
@@ -30,9 +31,15 @@ def test_the_scripted_demonstrator_solves_the_task_from_its_init_states(suite, i
         assert moved["proprio"][2] > start["proprio"][2] and not success
 
 
-def test_demonstrations_are_written_in_the_pretrainers_layout(tmp_path):
-    out = tmp_path / "demos.npz"
-    summary = generate("libero_90", 51, episodes=2, out=out, image_size=32, cameras=("agentview",))
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory):
+    """Two scripted demonstrations of LIBERO-90 task 51 with 32 x 32 agentview images."""
+    out = tmp_path_factory.mktemp("libero") / "demos.npz"
+    return out, generate("libero_90", 51, episodes=2, out=out, image_size=32, cameras=("agentview",))
+
+
+def test_demonstrations_are_written_in_the_pretrainers_layout(demos):
+    out, summary = demos
     assert summary["successes"] == 2 and summary["success_rate"] == 1.0
     assert json.loads(out.with_suffix(".json").read_text())["language"] == "pick up the butter and put it in the basket"
     with np.load(out) as data:
@@ -79,3 +86,29 @@ def test_a_libero_task_is_a_goal_env_and_its_demonstrator_succeeds_through_it():
             env.step(np.full(7, np.nan))
     finally:
         env.close()
+
+
+def test_a_tiny_pi0_csp_trains_on_the_demonstrations_and_resumes(demos, tmp_path):
+    """The VLA path on LIBERO's data: camera image + the instruction (a tokenizer from a path) -> prefix,
+    CSP flow matching on the demonstrated chunks; the loss falls, and a stopped run resumes exactly."""
+    from tmrl_learning.vla.pi0 import Pi0Config, Pi0Policy, load_pi0, save_pi0, tiny_vlm
+    from tmrl_learning.vla.tokenizer import build_word_tokenizer
+    from tmrl_learning.vla.train import train_csp
+
+    out, summary = demos
+    tokenizer = tmp_path / "tokenizer"
+    build_word_tokenizer([summary["language"]], tokenizer, vocab_size=300)
+    torch.manual_seed(0)
+    base = save_pi0(tmp_path / "base", Pi0Policy(Pi0Config(
+        vlm=tiny_vlm(), horizon=4, action_dim=7, proprio_dim=9, expert_hidden=32, expert_layers=1, expert_heads=2,
+        flow_steps=4, max_text_tokens=12)))
+    run = tmp_path / "csp"
+    first = train_csp(base, out, tokenizer, run, steps=20, batch_size=8, lr=3e-3, checkpoint_every=10,
+                      progress=False)
+    losses = train_csp(base, out, tokenizer, run, steps=60, batch_size=8, lr=3e-3, checkpoint_every=10,
+                       progress=False)
+    assert losses[:20] == first and len(losses) == 60  # resumed at step 20, not restarted
+    assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:10]), (losses[:10], losses[-10:])
+    assert load_pi0(run).cfg.proprio_dim == 9
+    with pytest.raises(FileNotFoundError, match="no tokenizer folder"):
+        train_csp(base, out, tmp_path / "nothing", tmp_path / "x", steps=1)

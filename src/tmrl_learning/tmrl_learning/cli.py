@@ -26,11 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     from tmrl_learning.data.cli import add_data_commands
     from tmrl_learning.libero.demos import add_libero_commands
     from tmrl_learning.tmrl.cli import add_tmrl_commands
+    from tmrl_learning.vla.cli import add_vla_commands
 
     add_data_commands(sub)
     add_csp_commands(sub)
     add_tmrl_commands(sub)
     add_libero_commands(sub)
+    add_vla_commands(sub)
     return parser
 
 
