@@ -44,7 +44,8 @@ def test_demonstrations_are_written_in_the_pretrainers_layout(demos):
     assert json.loads(out.with_suffix(".json").read_text())["language"] == "pick up the butter and put it in the basket"
     with np.load(out) as data:
         n = len(data["actions"])
-        assert data["observations"].shape == (n, 9) and data["actions"].shape == (n, 7)
+        assert data["observations"].shape == (n, 12) and data["actions"].shape == (n, 7)
+        assert data["qpos"].shape == (n, 6) and np.array_equal(data["qpos"][:, :3], data["observations"][:, 9:])
         assert data["terminals"].sum() == 2 and data["terminals"][-1]
         images = data["images_agentview"]
         assert images.shape == (n, 32, 32, 3) and images.dtype == np.uint8
@@ -112,3 +113,21 @@ def test_a_tiny_pi0_csp_trains_on_the_demonstrations_and_resumes(demos, tmp_path
     assert load_pi0(run).cfg.proprio_dim == 9
     with pytest.raises(FileNotFoundError, match="no tokenizer folder"):
         train_csp(base, out, tmp_path / "nothing", tmp_path / "x", steps=1)
+
+
+def test_the_pretrainer_reads_libero_data_from_its_recipe(tmp_path):
+    """libero-90-51's train_dataset is the scripted demonstrator's (no images): rows are the embodiment's
+    state, and the relabelled goal is the target's position."""
+    from tmrl_learning.csp.data import ChunkSampler
+    from tmrl_learning.data.generate import get_dataset, recipe
+    from tmrl_learning.tasks import embodiment
+
+    task = embodiment("libero-90-51")
+    dataset, path = get_dataset(recipe(task.train_dataset).with_(episodes=2), tmp_path, progress=False)
+    assert path.is_file() and dataset.num_episodes == 2 and dataset.qpos.shape == (len(dataset), 6)
+    assert dataset.observations.shape[1] == task.obs_dim - task.goal_dim
+    _, context, proprio = ChunkSampler(dataset, task, 8, "final", seed=0).tensors(np.arange(len(dataset)))
+    assert context.shape == (len(dataset), 6) and proprio.shape == (len(dataset), 9)
+    np.testing.assert_allclose(context[:, :3].numpy(), dataset.observations[:, 9:12], atol=1e-6)  # the object
+    # the goal: the target where the episode ends (the basket shifts by millimetres as the object drops in)
+    np.testing.assert_allclose(context[:, 3:].numpy(), dataset.qpos[:, 3:], atol=5e-3)

@@ -36,6 +36,7 @@ libero-90-51, libero-goal-swap-6
     is its pick-and-place task that matches task 51's). The tasks are LIBERO's 50 fixed init states per
     task. State: proprioception (9) and the object's position (3); the goal is the target's position,
     and object and target positions are the noised context. 300 steps (20 Hz); success is LIBERO's check.
+    Pre-training data: the scripted demonstrator's successful episodes (data.generate: *-scripted).
 
 lineworld
     A one-dimensional toy task for tests (data/toy.py): the behaviour it needs exists in the
@@ -112,8 +113,8 @@ FRANKA_REACH = register(Embodiment(
 for _name, _env_id in (("libero-90-51", "libero_90/51"), ("libero-goal-swap-6", "libero_goal_swap/6")):
     register(Embodiment(
         _name, obs_dim=15, goal_dim=3, action_dim=7, context=(9, 15), proprio=(0, 9), max_steps=300,
-        success_radius=0.0, env_id=_env_id, make_env_fn=LiberoGoalEnv,
-        tasks=tuple(Task(f"init-{i}", (i,), ()) for i in range(50))))
+        success_radius=0.0, env_id=_env_id, make_env_fn=LiberoGoalEnv, train_dataset=f"{_name}-scripted",
+        achieved_goal=("qpos", 3, 6), tasks=tuple(Task(f"init-{i}", (i,), ()) for i in range(50))))
 LINEWORLD = register(Embodiment(
     "lineworld", obs_dim=2, goal_dim=1, action_dim=1, context=(1, 2), proprio=(1, 1), max_steps=16,
     success_radius=0.0, tasks=(Task("left", (0.0,), (-0.6,)),), make_env_fn=LineWorld,

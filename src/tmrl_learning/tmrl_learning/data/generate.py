@@ -54,6 +54,9 @@ RECIPES = {
     "pointmaze-large-navigate": Recipe("pointmaze-large-navigate", "pointmaze-large-v0", 1000, 1001, 0.5),
     "pointmaze-giant-navigate": Recipe("pointmaze-giant-navigate", "pointmaze-giant-v0", 500, 2001, 0.5),
     "cube-single-play": Recipe("cube-single-play", "cube-single-v0", 1000, 1001, 0.1),
+    # the scripted LIBERO demonstrator (libero.demos), from the task's 50 init states; no images
+    "libero-90-51-scripted": Recipe("libero-90-51-scripted", "libero_90/51", 50, 400, 0.05),
+    "libero-goal-swap-6-scripted": Recipe("libero-goal-swap-6-scripted", "libero_goal_swap/6", 50, 400, 0.05),
 }
 
 
@@ -207,7 +210,19 @@ def _metadata(rec: Recipe) -> dict:
             "cache_key": rec.cache_key()}
 
 
+def generate_libero(rec: Recipe, progress: bool = True) -> Dataset:
+    from tmrl_learning.libero.demos import collect
+
+    suite, _, index = rec.env_id.partition("/")
+    arrays, summary = collect(suite, int(index), rec.episodes, cameras=(), max_steps=rec.steps_per_episode,
+                              noise=rec.noise, seed=rec.seed, progress=progress)
+    return Dataset(arrays["observations"], arrays["actions"], arrays["terminals"], qpos=arrays["qpos"],
+                   metadata={**_metadata(rec), "demonstrator": summary})
+
+
 def generate(rec: Recipe, progress: bool = True) -> Dataset:
+    if rec.name.startswith("libero-"):
+        return generate_libero(rec, progress)
     if rec.name.startswith("pointmaze-"):
         return generate_pointmaze(rec, progress)
     if rec.name.startswith("cube-"):

@@ -1,8 +1,10 @@
 """Demonstrations for a LIBERO task from the scripted demonstrator (libero.scripted), in the dataset
-layout the pre-trainer reads: `observations` (N, 9) the robot's proprioception (end-effector position
-and quaternion, finger positions), `actions` (N, 7), `terminals` (N,), plus `images_<camera>` (N, S, S,
-3) uint8 per camera (upright). Only successful episodes are kept; the sidecar records the language
-instruction and the demonstrator's success rate.
+layout the pre-trainer reads: `observations` (N, 12) the embodiment's state (the robot's
+proprioception: end-effector position and quaternion, finger positions (9), then the object's position
+(3, privileged)), `actions` (N, 7), `terminals` (N,), `qpos` (N, 6) the object's and the target's
+positions (the goal is relabelled from the target's), plus `images_<camera>` (N, S, S, 3) uint8 per
+camera (upright). Only successful episodes are kept; the sidecar records the language instruction and
+the demonstrator's success rate. A VLA trains on the images, the instruction and the first 9 columns.
 
     tmrl libero-demos --suite libero_90 --task 51 --episodes 50 --out data/libero/libero_90-51.npz
 """
@@ -24,12 +26,14 @@ def run_episode(env: LiberoProcess, script: PickPlaceScript, init_index: int, ma
                 settle_steps: int = 10) -> tuple[dict[str, list], bool]:
     """One scripted episode from init state `init_index` -> (recorded rows, success). It ends `settle_steps`
     after the task first reports success (the object lies in place), or at `max_steps`."""
-    obs, rows = env.reset(init_index), {"observations": [], "actions": []}
+    obs, rows = env.reset(init_index), {"observations": [], "actions": [], "qpos": []}
     script.reset()
     success_at = None
     for step in range(max_steps):
         action = script.act(obs)
-        rows["observations"].append(obs["proprio"])
+        obj, target = (obs["positions"][name] for name in env.objects)
+        rows["observations"].append(np.concatenate([obs["proprio"], obj]).astype(np.float32))
+        rows["qpos"].append(np.concatenate([obj, target]).astype(np.float32))
         rows["actions"].append(action.astype(np.float32))
         for camera, image in obs["images"].items():
             rows.setdefault(f"images_{camera}", []).append(image)
@@ -41,17 +45,16 @@ def run_episode(env: LiberoProcess, script: PickPlaceScript, init_index: int, ma
     return rows, success_at is not None
 
 
-def generate(suite: str, index: int, episodes: int, out: Path, image_size: int = 128,
-             cameras: tuple[str, ...] = ("agentview", "robot0_eye_in_hand"), max_steps: int = 400,
-             noise: float = 0.05, seed: int = 0) -> dict:
-    """Run the demonstrator from init states 0.. (cycling) until `episodes` attempts; save the successes."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+def collect(suite: str, index: int, episodes: int, image_size: int = 128,
+            cameras: tuple[str, ...] = ("agentview", "robot0_eye_in_hand"), max_steps: int = 400,
+            noise: float = 0.05, seed: int = 0, progress: bool = True) -> tuple[dict[str, np.ndarray], dict]:
+    """Run the demonstrator from init states 0.. (cycling) for `episodes` attempts -> (the successful
+    episodes' arrays, a summary with the success rate)."""
     kept: dict[str, list] = {}
     successes = 0
     with LiberoProcess(suite, index, image_size, cameras) as env:
         script = PickPlaceScript(*env.objects, noise=noise, seed=seed)
-        for episode in tqdm(range(episodes), desc=f"{suite} {index} demos", unit="ep"):
+        for episode in tqdm(range(episodes), desc=f"{suite} {index} demos", unit="ep", disable=not progress):
             rows, success = run_episode(env, script, episode % env.init_states, max_steps)
             successes += success
             if not success:
@@ -66,7 +69,18 @@ def generate(suite: str, index: int, episodes: int, out: Path, image_size: int =
                "cameras": list(cameras), "image_size": image_size, "noise": noise, "seed": seed}
     if not successes:
         raise RuntimeError(f"the scripted demonstrator solved none of {episodes} episodes of {suite} {index}")
-    arrays = {k: np.asarray(v, np.float32 if k in ("observations", "actions") else None) for k, v in kept.items()}
+    arrays = {k: np.asarray(v, np.float32 if k in ("observations", "actions", "qpos") else None)
+              for k, v in kept.items()}
+    return arrays, summary
+
+
+def generate(suite: str, index: int, episodes: int, out: Path, image_size: int = 128,
+             cameras: tuple[str, ...] = ("agentview", "robot0_eye_in_hand"), max_steps: int = 400,
+             noise: float = 0.05, seed: int = 0) -> dict:
+    """`collect`, saved to `out` (.npz) with the summary beside it (.json)."""
+    arrays, summary = collect(suite, index, episodes, image_size, cameras, max_steps, noise, seed)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **arrays)
     tmp.replace(out)

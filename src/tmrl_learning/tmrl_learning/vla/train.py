@@ -32,7 +32,9 @@ class Demonstrations:
     language: str
 
     @classmethod
-    def load(cls, path: str | Path, camera: str = "agentview") -> Demonstrations:
+    def load(cls, path: str | Path, camera: str = "agentview", proprio_dim: int = 9) -> Demonstrations:
+        """`proprio_dim`: the leading columns of `observations` that are the robot's own (the rest is
+        privileged state a VLA must not see)."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no demonstrations at {path}")
@@ -40,7 +42,7 @@ class Demonstrations:
             key = f"images_{camera}"
             if key not in data:
                 raise KeyError(f"{path} has no {key} (has {sorted(data.files)}); record it with --cameras {camera}")
-            images, proprio = data[key], data["observations"].astype(np.float32)
+            images, proprio = data[key], data["observations"][:, :proprio_dim].astype(np.float32)
             actions, terminals = data["actions"].astype(np.float32), data["terminals"].astype(bool)
         ends = np.flatnonzero(terminals)
         episode_end = ends[np.searchsorted(ends, np.arange(len(terminals)))]
@@ -71,7 +73,7 @@ def train_csp(policy_dir: str | Path, demos: str | Path, tokenizer_dir: str | Pa
     out = Path(out)
     state_path = out / "train_state.pt"
     policy = load_pi0(out if state_path.is_file() else policy_dir)
-    data, tokenizer = Demonstrations.load(demos, camera), load_tokenizer(tokenizer_dir)
+    data, tokenizer = Demonstrations.load(demos, camera, policy.cfg.proprio_dim), load_tokenizer(tokenizer_dir)
     vision = policy.vlm.config.vision_config.image_size
     if data.images.shape[1:3] != (vision, vision):
         raise ValueError(f"demonstration images are {data.images.shape[1:3]}, the VLM takes {vision} x {vision}")
