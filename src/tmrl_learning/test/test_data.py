@@ -213,7 +213,7 @@ class _MazeOraclePolicy:
     """The data generator's BFS oracle as a Sampler: what a perfect pre-trained pointmaze policy would
     do, so the evaluator must report success for it."""
 
-    action_dim, context_dim, proprio_dim, num_timesteps = 2, 4, 0, 100
+    action_dim, context_dim, context_noise_dim, proprio_dim, num_timesteps = 2, 4, 4, 0, 100
 
     def __init__(self, env_id: str, horizon: int = 8, scale: float = 1.0):
         self.oracle = MazeOracle(make_env(env_id).unwrapped)
