@@ -1,6 +1,8 @@
 """Control-loop timing of the robot drivers against their peers: the achieved control rate (periods between
 executed actions) and the command latency (from the safety-checked action to the command handed to the
 robot: IK + publish for the WidowX, the Cartesian motion call for the Franka), over chunks of 5 actions.
+The Franka runs twice: the gripper held, and the gripper flipped every action (each hand move takes
+~0.8 s: the arm's rate shows whether hand moves hold up the control loop).
 
     scripts/run.sh python bench/bench_robots.py [--chunks 20]    -> docs/results/bench_robots.json
 
@@ -37,7 +39,7 @@ def timed(obj, name: str, log: list[float]) -> None:
     setattr(obj, name, call)
 
 
-def run(driver, chunks: int, command: tuple) -> dict:
+def run(driver, chunks: int, command: tuple, flip_gripper: bool = False) -> dict:
     driver.reset(seed=0)
     sends: list[float] = []
     timed(getattr(driver, command[0]) if command[0] else driver, command[1], sends)
@@ -48,7 +50,7 @@ def run(driver, chunks: int, command: tuple) -> dict:
             driver.reset(seed=k)
         chunk = np.zeros((5, 7))
         chunk[:, :3] = rng.uniform(-0.5, 0.5, 3)
-        chunk[:, 6] = 1.0
+        chunk[:, 6] = np.where(np.arange(5) % 2, 1.0, -1.0) if flip_gripper else 1.0
         out = driver.execute(chunk)
         periods += np.diff(out.stamps).tolist()
     periods, sends = np.array(periods) * 1000, np.array(sends) * 1000
@@ -64,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "bench_robots.json")
+    parser.add_argument("--machine", default="2 cores", help="what else ran on the machine (for the record)")
     args = parser.parse_args()
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 200)))
@@ -79,6 +82,10 @@ def main() -> None:
         driver.connect()
         results["franka (franky-sim)"] = run(driver, args.chunks, ("robot", "move"))
         driver.close()
+        driver = make_driver(embodiment("franka-reach"), 0, address=address, realtime=False, reset_dynamics_factor=0.3)
+        driver.connect()
+        results["franka, gripper flipped"] = run(driver, args.chunks, ("robot", "move"), flip_gripper=True)
+        driver.close()
     with GraphProcesses([NodeSpec("widowx_sim", "xs_sdk", namespace="/wx250s")], Path(tempfile.mkdtemp())):
         driver = make_driver(embodiment("widowx-reach"), 0, address="/wx250s", reset_moving_time_s=0.5)
         driver.connect()
@@ -88,7 +95,7 @@ def main() -> None:
         print(f"{name:22s} {r['achieved_rate_hz']:.2f} Hz (configured {1000 / r['configured_period_ms']:.1f}), period "
               f"p90 {r['period_ms_p90']:.1f} ms, command latency median {r['command_latency_ms_median']:.2f} ms")
     args.out.write_text(json.dumps({"command": "scripts/run.sh python bench/bench_robots.py",
-                                    "machine": "2 cores, beside two 1-thread experiment processes (nice 19)",
+                                    "machine": args.machine,
                                     "results": results}, indent=2) + "\n")
 
 
