@@ -65,6 +65,8 @@ class Embodiment:
     in_distribution: str = ""                      # the twin whose tasks the data covers (sanity checks)
     make_driver_fn: Callable[..., Any] | None = None  # (embodiment, seed, **options) -> a robot's driver;
                                                       # None: the simulator's (system.driver.SimDriver)
+    max_envs: int = 0                              # most environments an evaluation holds at once (0: no
+                                                   # limit); a LIBERO env is a ~1.2 GB server process
 
     def __post_init__(self) -> None:
         for what, (start, stop) in (("context", self.context), ("proprio", self.proprio)):

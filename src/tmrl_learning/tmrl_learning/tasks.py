@@ -114,7 +114,7 @@ for _name, _env_id in (("libero-90-51", "libero_90/51"), ("libero-goal-swap-6", 
     register(Embodiment(
         _name, obs_dim=15, goal_dim=3, action_dim=7, context=(9, 15), proprio=(0, 9), max_steps=300,
         success_radius=0.0, env_id=_env_id, make_env_fn=LiberoGoalEnv, train_dataset=f"{_name}-scripted",
-        achieved_goal=("qpos", 3, 6), tasks=tuple(Task(f"init-{i}", (i,), ()) for i in range(50))))
+        achieved_goal=("qpos", 3, 6), tasks=tuple(Task(f"init-{i}", (i,), ()) for i in range(50)), max_envs=4))
 LINEWORLD = register(Embodiment(
     "lineworld", obs_dim=2, goal_dim=1, action_dim=1, context=(1, 2), proprio=(1, 1), max_steps=16,
     success_radius=0.0, tasks=(Task("left", (0.0,), (-0.6,)),), make_env_fn=LineWorld,

@@ -18,10 +18,25 @@ def rollout_batch(sampler: Sampler, task: str, seeds: list[int], timestep: int, 
                   noise_seed: int = 0, envs: list | None = None) -> np.ndarray:
     """One episode per seed, all stepped together (one batched policy call per macro-step).
     `envs` (one per seed) are reused when given: each is reseeded, so the episode is the same as in a
-    new env. Returns success (len(seeds),) as bool."""
+    new env. Returns success (len(seeds),) as bool. An embodiment with `max_envs` is run in groups of
+    that many new envs, each closed after its group."""
     spec = embodiment(task)
-    if envs is None:
+    if envs is None and 0 < spec.max_envs < len(seeds):
+        groups = [seeds[i:i + spec.max_envs] for i in range(0, len(seeds), spec.max_envs)]
+        return np.concatenate([rollout_batch(sampler, task, group, timestep, execute, task_names, max_steps,
+                                             noise_seed + g) for g, group in enumerate(groups)])
+    own = envs is None
+    if own:
         envs = [spec.make_env(seed=s, tasks=task_names) for s in seeds]
+    try:
+        return _rollouts(sampler, spec, envs, seeds, timestep, execute, max_steps, noise_seed)
+    finally:
+        if own:
+            for env in envs:
+                env.close()
+
+
+def _rollouts(sampler, spec, envs, seeds, timestep, execute, max_steps, noise_seed) -> np.ndarray:
     for env, s in zip(envs, seeds, strict=True):
         env.rng = np.random.default_rng(s)
     obs = np.stack([env.reset() for env in envs])
@@ -59,7 +74,9 @@ def success_at_k(sampler: Sampler, task: str, starts: int, k: int, timestep: int
     `on_rollouts()` is called after each of the K batches of rollouts (progress)."""
     results = np.zeros((starts, k), bool)
     seeds = [base_seed + i for i in range(starts)]
-    envs = [embodiment(task).make_env(seed=s) for s in seeds]  # built once: a cube env takes ~0.1-2 s to make
+    spec = embodiment(task)
+    # built once (a cube env takes ~0.1-2 s to make), unless the embodiment limits how many may exist at once
+    envs = None if spec.max_envs else [spec.make_env(seed=s) for s in seeds]
     for j in range(k):
         # Same env seed per start across j (same start state), different policy noise per j.
         results[:, j] = rollout_batch(sampler, task, seeds, timestep, execute, noise_seed=1000 * j + timestep,

@@ -44,6 +44,9 @@ class GoalEnv:
     def _step_raw(self, action: np.ndarray) -> np.ndarray: ...
     def _success(self) -> bool: ...
 
+    def close(self) -> None:
+        """Release what the environment holds (a simulator process); the base holds nothing."""
+
     def goal(self) -> np.ndarray:
         """The running episode's goal, as the observation's last goal_dim values show it."""
         return np.asarray(self._obs)[self.obs_dim - self.embodiment.goal_dim:] if self._obs is not None else \
