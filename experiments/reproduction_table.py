@@ -33,8 +33,8 @@ ROWS = [
     dict(claim="Q1 coverage, experiment 1: the context representation", task="cube-single-heldout",
          method="CSP, raw contexts (the authors) vs z-scored; goals where the cube rests",
          paper="raw contexts; CSP covers held-out goals",
-         ours="success@5, 50 held-out starts, best t: CSP raw 0.18 (seed 0, t = 0), 0.18 (seed 1, t = 25, 100) and 0.12 "
-         "(seed 2, t = 0, 25); "
+         ours="success@5, 50 held-out starts, best t: CSP raw 0.18 (seed 0, t = 0), 0.18 (seed 1, t = 25, 100) "
+         "and 0.12 (seed 2, t = 0, 25); "
          "CSP z-scored 0.14 (seed 0, t = 50) and 0.22 (seed 1, t = 50; 0.04 at t = 0); BC 0.06 (seed 0). In "
          "distribution: raw 0.20 / 0.05 / 0.30, z-scored 0.60 / 0.55, BC 0.55 (300 episodes, 6000 steps)",
          interval=[0.08, 0.28], interval_method="bootstrap over 50 starts (CSP raw, seed 0, t = 0; BC: [0.00, 0.14])",
