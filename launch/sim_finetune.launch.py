@@ -4,6 +4,11 @@
         task:=pointmaze-large-to-giant method:=tmrl out_dir:=runs/sim_finetune robots:=1
     ros2 topic echo /tmrl/timestep
 
+A pi0-class VLA on LIBERO (a folder from `tmrl vla-new` / `tmrl vla-csp`, its tokenizer folder):
+
+    ros2 launch tmrl_ros sim_finetune.launch.py task:=libero-90-51-vla checkpoint:=runs/vla/csp \
+        tokenizer:=runs/vla/tokenizer
+
 The nodes, parameters and remappings come from tmrl_ros.graph.sim_finetune_graph, the same
 description the tests start as processes.
 """
@@ -20,7 +25,7 @@ def _nodes(context):
     arg = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
     sources = tuple(f"sim{i}" for i in range(int(arg("robots"))))
     specs = sim_finetune_graph(arg("task"), arg("checkpoint"), arg("out_dir"), method=arg("method"),
-                               sources=sources, seed=int(arg("seed")))
+                               sources=sources, seed=int(arg("seed")), tokenizer=arg("tokenizer"))
     return node_actions(specs)
 
 
@@ -32,5 +37,7 @@ def generate_launch_description():
         DeclareLaunchArgument("out_dir", default_value="runs/sim_finetune", description="learner checkpoints"),
         DeclareLaunchArgument("robots", default_value="1", description="simulated robots feeding one learner"),
         DeclareLaunchArgument("seed", default_value="0", description="seed"),
+        DeclareLaunchArgument("tokenizer", default_value="",
+                              description="a VLA's tokenizer folder: checkpoint is then a pi0-class folder"),
         OpaqueFunction(function=_nodes),
     ])

@@ -163,3 +163,29 @@ def test_an_evaluation_holds_at_most_max_envs_libero_servers(monkeypatch, tmp_pa
     success = rollout_batch(FlowSampler(FlowPolicy(PolicyConfig(model=model))), task.name, list(range(6)), 0,
                             execute=4, max_steps=8)
     assert success.shape == (6,) and most[0] == task.max_envs == 4 and alive[0] == 0
+
+
+def test_a_vla_task_renders_its_camera_with_every_observation():
+    """libero-90-51-vla: the driver's observations carry the agent-view image taken with them (what the
+    bridge publishes for perception); an instruction that is not LIBERO's own is refused."""
+    import dataclasses
+
+    from tmrl_learning.system.driver import make_driver
+    from tmrl_learning.tasks import embodiment
+
+    spec = embodiment("libero-90-51-vla")
+    driver = make_driver(spec, 0)
+    try:
+        first = driver.reset(0)
+        image = first.images["agentview"]
+        assert first.observation.shape == (15,) and image.shape == (128, 128, 3) and image.dtype == np.uint8
+        assert image.std() > 10
+        up = np.tile(np.array([0.0, 0.0, 1.0, 0, 0, 0, -1.0], np.float32), (8, 1))
+        after = driver.execute(up, 8).observation
+        assert after.stamp > first.stamp and np.abs(after.images["agentview"].astype(int) - image).mean() > 0.5
+    finally:
+        driver.close()
+    env = dataclasses.replace(spec, instruction="put the butter in the bowl").make_env(0)
+    with pytest.raises(ValueError, match="is not LIBERO's"):
+        env.reset()
+    assert env.process is None  # its server was closed

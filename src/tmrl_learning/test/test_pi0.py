@@ -3,6 +3,7 @@ the smoothing's effect on the chunks, saving and loading, and serving it over op
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
@@ -124,3 +125,52 @@ def test_a_saved_model_loads_from_a_path_and_serves_over_openpi(policy, tmp_path
     (folder / "model.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="no model.safetensors in"):
         load_pi0(folder)
+
+
+def test_perception_makes_the_prefix_training_saw_and_steering_fits_the_vla(tmp_path):
+    """PrefixPerception: the camera image (resized to the VLM's side) and the task's instruction give the
+    prefix `tmrl vla-csp` trains on; the agent over a pi0 folder outputs the steered prefix directions and
+    picks t in the folder's schedule."""
+    from tmrl_learning.csp.sampler import steered_dims
+    from tmrl_learning.system.steering import make_agent
+    from tmrl_learning.tasks import embodiment
+    from tmrl_learning.tmrl.agent import AgentConfig
+    from tmrl_learning.tmrl.config import FinetuneConfig
+    from tmrl_learning.vla.perception import PrefixPerception
+    from tmrl_learning.vla.tokenizer import build_word_tokenizer
+
+    task = embodiment("libero-90-51-vla")
+    torch.manual_seed(0)
+    policy = Pi0Policy(Pi0Config(vlm=tiny_vlm(), horizon=H, action_dim=7, proprio_dim=9, expert_hidden=32,
+                                 expert_layers=1, expert_heads=2, flow_steps=3, max_text_tokens=12))
+    folder = save_pi0(tmp_path / "pi0", policy)
+    tokenizer = build_word_tokenizer([task.instruction], tmp_path / "tokenizer", vocab_size=300)
+    perception = PrefixPerception(task, folder, tmp_path / "tokenizer")
+    state = np.arange(15, dtype=np.float32) / 15
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    obs, context, proprio = perception(state, [image])
+    ids = policy.prompt_ids(tokenizer, task.instruction)
+    expected = policy.embed_prefix(torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0, ids)
+    assert np.array_equal(obs, state) and np.array_equal(proprio, state[:9])
+    assert context.shape == (policy.prefix_tokens * policy.prefix_width,)
+    assert np.allclose(context, expected.detach().reshape(-1).numpy(), atol=1e-5)
+    big = np.kron(image, np.ones((4, 4, 1), np.uint8))  # 128 px, as LIBERO renders: resized to 32 px
+    assert np.allclose(perception(state, [big])[1], context, atol=1e-4)
+    with pytest.raises(ValueError, match="one camera image"):
+        perception(state, [image, image])
+    with pytest.raises(ValueError, match="uint8 colour image"):
+        perception(state, [image[..., 0]])
+    with pytest.raises(ValueError, match="observation has 12 values"):
+        perception(state[:12], [image])
+    with pytest.raises(ValueError, match="no instruction"):
+        PrefixPerception(dataclasses.replace(task, instruction=""), folder, tmp_path / "tokenizer")
+
+    assert steered_dims(folder, task.context_dim) == (1000, 32)
+    cfg = FinetuneConfig(method="tmrl", task=task.name, checkpoint=str(folder), t_max_fraction=0.5,
+                         agent=AgentConfig(hidden=16, critics=2, batch_size=8))
+    agent = make_agent(cfg, task)
+    assert agent.cfg.heads["context_noise"] == 32 and agent.cfg.t_max == 500
+    inputs = {k: v.numpy() for k, v in agent.decode(agent.random_actions(2, np.random.default_rng(0))).items()}
+    chunk = Pi0Sampler(policy).sample(np.stack([context] * 2), np.stack([proprio] * 2), inputs["noise"],
+                                      inputs["timestep"], inputs["context_noise"])
+    assert chunk.shape == (2, H, 7) and np.isfinite(chunk).all()

@@ -410,7 +410,7 @@ def test_steering_reports_the_schedules_timesteps_whatever_the_cap(checkpoint):
     cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint=str(checkpoint), t_max_fraction=0.5,
                          agent=AgentConfig(**SMALL_AGENT))
     agent = make_agent(cfg, LINEWORLD)
-    steerer = Steerer(agent, context_timesteps(cfg))
+    steerer = Steerer(agent, context_timesteps(cfg, LINEWORLD))
     assert agent.cfg.t_max == 10 and steerer.num_context_timesteps == 21  # T = 20 for LineWorld's policy
     assert all(steerer.act(np.array([0.0, 1.0]))[1]["timestep"] <= 10 for _ in range(50))
 

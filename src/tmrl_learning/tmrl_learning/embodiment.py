@@ -67,6 +67,10 @@ class Embodiment:
                                                       # None: the simulator's (system.driver.SimDriver)
     max_envs: int = 0                              # most environments an evaluation holds at once (0: no
                                                    # limit); a LIBERO env is a ~1.2 GB server process
+    instruction: str = ""                          # the task in words: a VLA's language input
+    cameras: tuple[str, ...] = ()                  # cameras the simulator renders with every observation
+                                                   # (an image policy's input; the driver publishes them)
+    image_size: int = 128                          # their side, in pixels
 
     def __post_init__(self) -> None:
         for what, (start, stop) in (("context", self.context), ("proprio", self.proprio)):

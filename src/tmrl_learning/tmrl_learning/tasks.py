@@ -37,6 +37,9 @@ libero-90-51, libero-goal-swap-6
     task. State: proprioception (9) and the object's position (3); the goal is the target's position,
     and object and target positions are the noised context. 300 steps (20 Hz); success is LIBERO's check.
     Pre-training data: the scripted demonstrator's successful episodes (data.generate: *-scripted).
+    libero-90-51-vla and libero-goal-swap-6-vla are the same tasks for a VLA: the simulator also renders
+    the agent-view camera with every observation, and perception makes the prefix from it and the
+    instruction (vla.perception); the RL observation stays the state above.
 
 lineworld
     A one-dimensional toy task for tests (data/toy.py): the behaviour it needs exists in the
@@ -110,11 +113,17 @@ FRANKA_REACH = register(Embodiment(
     tasks=(Task("reach-left", (0.40, 0.0, 0.40), (0.50, 0.10, 0.30)),
            Task("reach-right", (0.40, 0.0, 0.40), (0.50, -0.10, 0.30)),
            Task("reach-down", (0.40, 0.0, 0.40), (0.35, 0.0, 0.25)))))
-for _name, _env_id in (("libero-90-51", "libero_90/51"), ("libero-goal-swap-6", "libero_goal_swap/6")):
-    register(Embodiment(
-        _name, obs_dim=15, goal_dim=3, action_dim=7, context=(9, 15), proprio=(0, 9), max_steps=300,
-        success_radius=0.0, env_id=_env_id, make_env_fn=LiberoGoalEnv, train_dataset=f"{_name}-scripted",
-        achieved_goal=("qpos", 3, 6), tasks=tuple(Task(f"init-{i}", (i,), ()) for i in range(50)), max_envs=4))
+_LIBERO = dict(obs_dim=15, goal_dim=3, action_dim=7, context=(9, 15), proprio=(0, 9), max_steps=300,
+               success_radius=0.0, make_env_fn=LiberoGoalEnv, achieved_goal=("qpos", 3, 6),
+               tasks=tuple(Task(f"init-{i}", (i,), ()) for i in range(50)), max_envs=4)
+for _name, _env_id, _instruction in (
+        ("libero-90-51", "libero_90/51", "pick up the butter and put it in the basket"),
+        ("libero-goal-swap-6", "libero_goal_swap/6", "put the cream cheese in the bowl")):
+    register(Embodiment(_name, env_id=_env_id, train_dataset=f"{_name}-scripted", instruction=_instruction,
+                        **_LIBERO))
+    # the same task for a VLA: the simulator renders the agent-view camera (LIBERO's datasets are 128 px)
+    register(Embodiment(f"{_name}-vla", env_id=_env_id, instruction=_instruction, cameras=("agentview",),
+                        **_LIBERO))
 LINEWORLD = register(Embodiment(
     "lineworld", obs_dim=2, goal_dim=1, action_dim=1, context=(1, 2), proprio=(1, 1), max_steps=16,
     success_radius=0.0, tasks=(Task("left", (0.0,), (-0.6,)),), make_env_fn=LineWorld,

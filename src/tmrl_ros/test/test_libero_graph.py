@@ -41,3 +41,42 @@ def test_the_sim_graph_completes_libero_episodes(node, tmp_path):
 
     first = watcher.episodes[:2]
     assert all(e.event == EpisodeEvent.TIMED_OUT and e.episode_return == -task.max_steps for e in first), first
+
+
+def test_the_sim_graph_runs_a_tiny_pi0_on_libero(node, tmp_path):
+    """The VLA path through the graph: the bridge publishes LIBERO's agent-view camera with each
+    observation, perception makes the tiny pi0's prefix from it and the task's instruction, the policy
+    server samples the pi0 folder, and steering picks t in its T = 1000 schedule and 32 prefix-noise
+    directions; an episode runs to LIBERO's time limit."""
+    from sensor_msgs.msg import Image
+
+    from tmrl_learning.vla.pi0 import Pi0Config, Pi0Policy, save_pi0, tiny_vlm
+    from tmrl_learning.vla.tokenizer import build_word_tokenizer
+    from tmrl_msgs.msg import Context, EpisodeEvent, SteeringCommand
+    from tmrl_ros import qos
+
+    task = embodiment("libero-90-51-vla")
+    torch.manual_seed(0)
+    policy = Pi0Policy(Pi0Config(vlm=tiny_vlm(), horizon=8, action_dim=7, proprio_dim=9, expert_hidden=32,
+                                 expert_layers=1, expert_heads=2, flow_steps=4, max_text_tokens=12))
+    folder = save_pi0(tmp_path / "pi0", policy)
+    build_word_tokenizer([task.instruction], tmp_path / "tokenizer", vocab_size=300)
+    specs = sim_finetune_graph(task.name, str(folder), tmp_path / "run", tokenizer=str(tmp_path / "tokenizer"),
+                               overrides={"steering": SMALL_AGENT, "learner": SMALL_AGENT})
+    seen = {"context": [], "steering": [], "images": []}
+    node.create_subscription(Context, "/tmrl/context", lambda m: seen["context"].append(len(m.context)), 100)
+    node.create_subscription(SteeringCommand, "/tmrl/steering", lambda m: seen["steering"].append(
+        (m.context_timestep, m.num_context_timesteps, len(m.context_noise))), 100)
+    node.create_subscription(Image, "/agentview/image_raw", lambda m: seen["images"].append(
+        (m.height, m.width, m.encoding)), qos.SENSOR)
+    watcher = Watcher(node)
+    with GraphProcesses(specs, tmp_path / "logs") as graph:
+        ended = spin_until(node, lambda: len(watcher.episodes) >= 1 or bool(graph.dead()), 300.0)
+        assert ended and not graph.dead(), graph.logs()
+    first = watcher.episodes[0]
+    assert first.event == EpisodeEvent.TIMED_OUT and first.episode_return == -task.max_steps, first
+    assert len(watcher.transition_keys) >= task.max_steps // 5
+    assert set(seen["context"]) == {policy.prefix_tokens * policy.prefix_width}
+    assert {(n, e) for _, n, e in seen["steering"]} == {(1001, 32)}
+    assert all(0 <= t <= 1000 for t, *_ in seen["steering"])
+    assert seen["images"] and set(seen["images"]) == {(128, 128, "rgb8")}

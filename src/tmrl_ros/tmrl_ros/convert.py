@@ -29,6 +29,20 @@ def observation_message(obs: Observation, source: str, stamp) -> Context:
     return msg
 
 
+def image_message(image: np.ndarray, stamp, frame_id: str = ""):
+    """(H, W, 3) uint8 RGB -> sensor_msgs/Image (rgb8)."""
+    from sensor_msgs.msg import Image
+
+    image = np.ascontiguousarray(image, np.uint8)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"a colour image is (H, W, 3) uint8, got shape {image.shape}")
+    msg = Image(height=image.shape[0], width=image.shape[1], encoding="rgb8", is_bigendian=0,
+                step=image.shape[1] * 3)
+    msg.header.stamp, msg.header.frame_id = stamp, frame_id
+    msg.data = image.tobytes()
+    return msg
+
+
 def chunk_message(chunk: np.ndarray, timestep: int, version: int, stamp) -> ActionChunk:
     msg = ActionChunk(horizon=chunk.shape[0], action_dim=chunk.shape[1], context_timestep=int(timestep),
                       policy_version=int(version))

@@ -4,6 +4,9 @@ node; it only implements the device.
 
     publishes  observation    tmrl_msgs/Context (raw: observation, task, goal, ids; stamped with the
                               observation's acquisition time) after every reset and every executed chunk
+               <camera>/image_raw  sensor_msgs/Image (rgb8), for each camera the embodiment's simulator
+                              renders (`cameras`): taken with the observation, published just before it
+                              with the same stamp and the observation's QoS (decision data)
                safety         std_msgs/String, JSON: actions passed, clipped and refused by the safety
                               step (and why), after every chunk that had one clipped or refused
     action     execute_chunk  tmrl_msgs/action/ExecuteChunk: run the first `steps` actions of a chunk;
@@ -34,6 +37,7 @@ from rclpy.action import ActionServer, CancelResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.time import Time
+from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Float32MultiArray, String
 
 from tmrl_learning.system.driver import make_driver
@@ -43,7 +47,7 @@ from tmrl_msgs.action import ExecuteChunk
 from tmrl_msgs.msg import Context, EpisodeEvent
 from tmrl_msgs.srv import Reset
 from tmrl_ros import qos
-from tmrl_ros.convert import floats, observation_message, vector
+from tmrl_ros.convert import floats, image_message, observation_message, vector
 from tmrl_ros.node_main import run
 from tmrl_ros.params import declare, declare_dataclass, declare_result_keep
 
@@ -77,6 +81,8 @@ class DriverNode(Node):
         self.safety_pub = self.create_publisher(String, "safety", qos.COMMAND)
         group = ReentrantCallbackGroup()
         self.publisher = self.create_publisher(Context, "observation", qos.DECISION)
+        self.image_pubs = {camera: self.create_publisher(Image, f"{camera}/image_raw", qos.DECISION)
+                           for camera in spec.cameras}
         self.create_service(Reset, "reset", self.on_reset, callback_group=group)
         self.server = ActionServer(self, ExecuteChunk, "execute_chunk", self.on_execute, callback_group=group,
                                    cancel_callback=lambda _: CancelResponse.ACCEPT, result_timeout=keep)
@@ -119,7 +125,10 @@ class DriverNode(Node):
 
     def publish_observation(self):
         obs = self.driver.observation()
-        msg = observation_message(obs, self.source, Time(seconds=obs.stamp).to_msg())
+        stamp = Time(seconds=obs.stamp).to_msg()
+        for camera, publisher in self.image_pubs.items():  # first: perception matches them by stamp
+            publisher.publish(image_message(obs.images[camera], stamp, camera))
+        msg = observation_message(obs, self.source, stamp)
         self.publisher.publish(msg)
         return msg
 

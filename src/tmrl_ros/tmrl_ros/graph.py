@@ -156,11 +156,28 @@ def finetune_graph(driver: DriverSpec, *, task: str, checkpoint: str, out_dir: s
     return specs
 
 
-def sim_finetune_graph(task: str, checkpoint: str, out_dir: str | os.PathLike, **kwargs: Any) -> list[NodeSpec]:
-    """`finetune_graph` with simulated robots (`sim_bridge`) and config/sim_finetune.yaml."""
+def sim_finetune_graph(task: str, checkpoint: str, out_dir: str | os.PathLike, tokenizer: str = "",
+                       **kwargs: Any) -> list[NodeSpec]:
+    """`finetune_graph` with simulated robots (`sim_bridge`) and config/sim_finetune.yaml. With a
+    `tokenizer`, `checkpoint` is a pi0-class VLA folder (`vla_overrides`) and `task` one whose
+    simulator renders a camera."""
     kwargs.setdefault("params_file", config_file("sim_finetune.yaml"))
+    if tokenizer:
+        given = kwargs.pop("overrides", None) or {}
+        vla = vla_overrides(checkpoint, tokenizer)
+        kwargs["overrides"] = {name: {**vla.get(name, {}), **given.get(name, {})} for name in {*vla, *given}}
     return finetune_graph(sim_driver(task, kwargs.get("seed", 0)), task=task, checkpoint=checkpoint,
                           out_dir=out_dir, **kwargs)
+
+
+def vla_overrides(checkpoint: str, tokenizer: str, instruction: str = "") -> dict[str, dict[str, Any]]:
+    """What runs a pi0-class VLA folder in a graph: perception makes its prefix (the context) from the
+    camera image and the instruction (the task's, unless given), the policy server samples it in PyTorch,
+    and steering calls the policy server (one copy of the VLA's weights in the graph, not one per robot)."""
+    return {"perception": {"inputs": "vla", "vla_policy": str(checkpoint), "tokenizer": str(tokenizer),
+                           "instruction": instruction},
+            "policy_server": {"backend": "torch"},
+            "steering": {"sample_in_process": False}}
 
 
 def robot_finetune_graph(robot: str, address: str, task: str, checkpoint: str, out_dir: str | os.PathLike,

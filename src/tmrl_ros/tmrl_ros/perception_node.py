@@ -9,7 +9,10 @@
                               timestep 0)
 
 inputs = "driver": the driver's observation is the state of a simulated task (its layout from
-`task`). inputs = "sensors": each driver observation is matched with the joint state and point
+`task`). inputs = "vla": the state as with "driver", and the context is a pi0-class VLA's prefix
+(`vla_policy`, `tokenizer`, the task's instruction unless `instruction` is set) from the camera image
+on `image_topics` (default: the task's first camera, `<camera>/image_raw`) taken with the observation
+(matched by stamp). inputs = "sensors": each driver observation is matched with the joint state and point
 cloud and camera images nearest in time (all within `sync_slop_s`, by header stamps); proprio = the
 joints in `joint_names` order, context = `cloud_points` farthest points of the cloud, flattened, then
 each camera's features from `image_encoder` ('pooled': the image area-resized to `image_size` squared,
@@ -25,6 +28,7 @@ from tmrl_learning.system.images import ImageEncoder, image_array
 from tmrl_learning.system.perception import Perception
 from tmrl_learning.system.sensors import ApproximateSync, CloudField, SensorLayout, cloud_xyz, joint_vector
 from tmrl_learning.tasks import embodiment
+from tmrl_learning.vla.perception import PrefixPerception
 from tmrl_msgs.msg import Context
 from tmrl_ros import qos
 from tmrl_ros.convert import floats, vector
@@ -48,8 +52,11 @@ class PerceptionNode(Node):
             self.perception = Perception(embodiment(task))  # an unknown task: run() says so and exits
             self.create_subscription(Context, "observation", self.on_observation, qos.DECISION)
             return
+        if self.inputs == "vla":
+            self.start_vla(embodiment(task))
+            return
         if self.inputs != "sensors":
-            raise StartupError(f"parameter 'inputs' is {self.inputs!r}; expected 'driver' or 'sensors'")
+            raise StartupError(f"parameter 'inputs' is {self.inputs!r}; expected 'driver', 'vla' or 'sensors'")
         joints = declare(self, "joint_names", [], "joints whose positions make the proprio, in this order")
         points = declare(self, "cloud_points", 0, "points kept from each cloud (farthest-point sampling; 0: no "
                          "cloud)", low=0, high=100_000)
@@ -78,6 +85,44 @@ class PerceptionNode(Node):
             self.create_subscription(Image, topic, lambda m, t=topic: self.on_sensor(f"image:{t}", m), qos.SENSOR)
         self.get_logger().info(f"context: {points} cloud points, {len(cameras)} cameras ({encoder}); "
                                f"{self.layout.context_dim} values")
+
+    def start_vla(self, spec) -> None:
+        policy = declare(self, "vla_policy", "", "the pi0-class policy folder whose prefix is the context")
+        tokenizer = declare(self, "tokenizer", "", "its tokenizer folder")
+        instruction = declare(self, "instruction", "", "the instruction ('': the task's own)")
+        topics = declare(self, "image_topics", [f"{c}/image_raw" for c in spec.cameras[:1]],
+                         "the camera image topic (one)")
+        slop = declare(self, "sync_slop_s", 0.05, "largest time difference within one synchronised set",
+                       low=0.0, high=10.0)
+        if not policy or not tokenizer:
+            raise StartupError("inputs = vla needs the parameters 'vla_policy' and 'tokenizer' (folders)")
+        try:
+            self.prefix = PrefixPerception(spec, policy, tokenizer, instruction)
+        except (OSError, ValueError) as err:
+            raise StartupError(str(err)) from err
+        self.image_topics = list(topics)
+        self.sync = ApproximateSync(["observation"] + [f"image:{t}" for t in self.image_topics], slop)
+        self.create_subscription(Context, "observation", lambda m: self.on_vla("observation", m), qos.DECISION)
+        # a simulator's images are decision data (reliable, kept for a late subscriber); a camera's are a stream
+        profile = qos.DECISION if spec.cameras else qos.SENSOR
+        for topic in self.image_topics:
+            self.create_subscription(Image, topic, lambda m, t=topic: self.on_vla(f"image:{t}", m), profile)
+        self.get_logger().info(f"context: the prefix of {policy} ({self.prefix.context_dim} values) from "
+                               f"{self.image_topics} and {self.prefix.instruction!r}")
+
+    def on_vla(self, stream: str, msg) -> None:
+        matched = self.sync.add(stream, seconds(msg.header.stamp), msg)
+        if matched is None:
+            return
+        driver = matched["observation"][1]
+        try:
+            images = [image_array(m.height, m.width, m.encoding, m.step, bytes(m.data), bool(m.is_bigendian))
+                      for m in (matched[f"image:{t}"][1] for t in self.image_topics)]
+            obs, context, proprio = self.prefix(vector(driver.observation), images)
+        except ValueError as err:
+            self.drop(f"observation {driver.source}/{driver.episode_id}/{driver.step}", err)
+            return
+        self.publish(driver, obs, context, proprio)
 
     def drop(self, what: str, err: Exception) -> None:
         self.dropped += 1

@@ -73,7 +73,8 @@ class SteeringNode(Node):
         self.local_policy = None
         if in_process and "action" not in agent.cfg.heads:  # (declare_agent has checked the checkpoint)
             self.local_policy = PolicyService.from_checkpoint(self.cfg.checkpoint, threads=1, backend=backend)
-        self.steerer = Steerer(agent, context_timesteps(self.cfg), seed=self.cfg.seed, deterministic=deterministic)
+        self.steerer = Steerer(agent, context_timesteps(self.cfg, self.task), seed=self.cfg.seed,
+                               deterministic=deterministic)
         self.pace = (float("inf"), 0.0)  # (the learner's allowance, when it came)
         self.paced = 0
         self.lock = threading.Lock()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tmrl_learning.csp.checkpoint import load_policy
+from tmrl_learning.csp.checkpoint import load_policy, read_checkpoint
 from tmrl_learning.csp.export import OnnxSampler
 from tmrl_learning.csp.policy import FlowPolicy
 
@@ -51,6 +51,18 @@ class OnnxFlowSampler(FlowSampler):
             return self.onnx(context[0], np.asarray(proprio, np.float32).reshape(1, -1)[0], action_noise[0],
                              int(np.asarray(timestep).reshape(-1)[0]), context_noise[0])[None]
         return super().sample(context, proprio, action_noise, timestep, context_noise, guidance)
+
+
+def steered_dims(checkpoint: str | Path, context_dim: int) -> tuple[int, int]:
+    """(T, context noise width) of the policy at `checkpoint`, what a steering actor over it outputs,
+    read without loading its weights: a flow policy's schedule and its context width `context_dim`; a
+    pi0-class folder's schedule and its steered prefix directions (vla.prefix_noise)."""
+    if (Path(checkpoint) / "config.json").is_file():
+        from tmrl_learning.vla.pi0 import read_pi0_config
+        from tmrl_learning.vla.prefix_noise import RANKS
+
+        return read_pi0_config(checkpoint).num_context_timesteps, RANKS[0] * RANKS[1]
+    return int(read_checkpoint(checkpoint)["policy_config"]["num_context_timesteps"]), context_dim
 
 
 def load_sampler(checkpoint: str | Path, backend: str = "torch", threads: int = 1,

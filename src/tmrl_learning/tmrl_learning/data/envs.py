@@ -47,6 +47,11 @@ class GoalEnv:
     def close(self) -> None:
         """Release what the environment holds (a simulator process); the base holds nothing."""
 
+    def images(self) -> dict[str, np.ndarray]:
+        """The last observation's camera images, {camera: (S, S, 3) uint8}, for the embodiment's
+        `cameras` (none by default)."""
+        return {}
+
     def goal(self) -> np.ndarray:
         """The running episode's goal, as the observation's last goal_dim values show it."""
         return np.asarray(self._obs)[self.obs_dim - self.embodiment.goal_dim:] if self._obs is not None else \

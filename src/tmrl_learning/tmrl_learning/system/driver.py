@@ -38,6 +38,7 @@ class Observation:
     task: str
     goal: np.ndarray
     stamp: float = 0.0       # acquisition time (time.time(), s)
+    images: dict[str, np.ndarray] = field(default_factory=dict)  # the embodiment's cameras, taken with it
 
 
 @dataclass
@@ -105,6 +106,8 @@ class EpisodeDriver:
     def _halt(self) -> None: ...                              # stop moving now
     def _task_name(self) -> str: ...
     def _goal(self) -> np.ndarray: ...
+    def _images(self) -> dict[str, np.ndarray]:                # the cameras the device renders itself
+        return {}
 
     # ---- the protocol -------------------------------------------------------------------------------
     def label(self, episode_id: int, success: bool) -> bool:
@@ -160,7 +163,7 @@ class EpisodeDriver:
         if self._obs is None:
             raise RuntimeError("no episode yet: call reset() first")
         return Observation(self._obs.copy(), self.episode_id, self.step, self._task_name(),
-                           np.asarray(self._goal(), np.float32), self._stamp)
+                           np.asarray(self._goal(), np.float32), self._stamp, self._images())
 
     def check_chunk(self, data: np.ndarray, horizon: int, action_dim: int, steps: int) -> np.ndarray:
         """Flat chunk data -> (H, d), or ValueError naming what is wrong."""
@@ -288,6 +291,9 @@ class SimDriver(EpisodeDriver):
 
     def _goal(self) -> np.ndarray:
         return self.env.goal()
+
+    def _images(self) -> dict[str, np.ndarray]:
+        return self.env.images()
 
 
 def make_driver(embodiment: Embodiment, seed: int = 0, **kwargs) -> EpisodeDriver:

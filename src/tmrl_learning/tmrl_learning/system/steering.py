@@ -9,26 +9,32 @@ import io
 import numpy as np
 import torch
 
-from tmrl_learning.csp.checkpoint import read_checkpoint
+from tmrl_learning.csp.sampler import steered_dims
 from tmrl_learning.embodiment import Embodiment
 from tmrl_learning.tmrl.agent import SteeringAgent
 from tmrl_learning.tmrl.config import FinetuneConfig
 from tmrl_learning.tmrl.methods import build_agent, method
 
 
-def context_timesteps(cfg: FinetuneConfig) -> int:
-    """T of the steered policy's context schedule (from its checkpoint; 0 for action-space methods)."""
+def steered_policy(cfg: FinetuneConfig, task: Embodiment) -> tuple[int, int]:
+    """(T of the steered policy's context schedule, its context noise width) from its checkpoint (a
+    flow policy or a pi0-class folder); (0, the task's context width) for action-space methods."""
     if not method(cfg.method).steers_policy:
-        return 0
-    return int(read_checkpoint(cfg.checkpoint)["policy_config"]["num_context_timesteps"])
+        return 0, task.context_dim
+    return steered_dims(cfg.checkpoint, task.context_dim)
+
+
+def context_timesteps(cfg: FinetuneConfig, task: Embodiment) -> int:
+    return steered_policy(cfg, task)[0]
 
 
 def make_agent(cfg: FinetuneConfig, task: Embodiment) -> SteeringAgent:
     """The agent for a method over the policy in `cfg.checkpoint` (dimensions from the embodiment and
     the checkpoint): steering nodes and the learner build the same one."""
     cfg.validate()
-    return build_agent(cfg.method, cfg.agent, task.obs_dim, task.action_dim, task.context_dim,
-                       context_timesteps(cfg), cfg.t_max_fraction, cfg.seed)
+    timesteps, context_noise = steered_policy(cfg, task)
+    return build_agent(cfg.method, cfg.agent, task.obs_dim, task.action_dim, context_noise, timesteps,
+                       cfg.t_max_fraction, cfg.seed)
 
 
 def actor_bytes(agent: SteeringAgent) -> tuple[bytes, str]:

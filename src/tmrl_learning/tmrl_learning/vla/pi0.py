@@ -25,7 +25,7 @@ from torch import nn
 
 from tmrl_learning.csp.model import sinusoidal
 from tmrl_learning.csp.smoothing import ContextSmoother
-from tmrl_learning.vla.prefix_noise import PrefixNoise
+from tmrl_learning.vla.prefix_noise import RANKS, PrefixNoise
 
 
 @dataclass
@@ -116,6 +116,15 @@ class Pi0Policy(nn.Module):
         states = self.vlm.model(pixel_values=pixel_values, input_ids=input_ids, attention_mask=mask).last_hidden_state
         return rms_normalise(states)
 
+    def prompt_ids(self, tokenizer, text: str, batch: int = 1) -> torch.Tensor:
+        """(batch, N) ids of the prefix: the image placeholders, then the instruction's tokens."""
+        words = tokenizer(text.lower(), add_special_tokens=False)["input_ids"]
+        if max(words, default=0) >= self.vlm.config.text_config.vocab_size:
+            raise ValueError(f"the tokenizer's ids reach {max(words)}, the VLM's vocabulary has "
+                             f"{self.vlm.config.text_config.vocab_size}")
+        ids = [self.vlm.config.image_token_index] * self.image_tokens() + words
+        return torch.tensor([ids] * batch)
+
     @property
     def prefix_tokens(self) -> int:
         return self.image_tokens() + self.cfg.max_text_tokens
@@ -162,7 +171,7 @@ class Pi0Sampler:
     steered in `noise_ranks` = (token, width) directions (vla.prefix_noise); a full (L * D) noise is
     taken as it is."""
 
-    def __init__(self, policy: Pi0Policy, noise_ranks: tuple[int, int] = (4, 8), noise_seed: int = 0):
+    def __init__(self, policy: Pi0Policy, noise_ranks: tuple[int, int] = RANKS, noise_seed: int = 0):
         self.policy = policy.eval()
         self.prefix_tokens = policy.prefix_tokens
         self.horizon, self.action_dim = policy.cfg.horizon, policy.cfg.action_dim
@@ -202,21 +211,29 @@ def save_pi0(path: str | Path, policy: Pi0Policy) -> Path:
     return path
 
 
+def read_pi0_config(path: str | Path) -> Pi0Config:
+    """The config of a tmrl pi0 folder (config.json), without its weights."""
+    config = Path(path) / "config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"no config.json in {path} (a tmrl pi0 folder holds config.json and "
+                                f"model.safetensors)")
+    raw = json.loads(config.read_text())
+    if raw.pop("format", None) != "tmrl-pi0/1":
+        raise ValueError(f"{config} is not a tmrl pi0 config (openpi and LeRobot pi0 layouts are not mapped yet)")
+    return Pi0Config(**raw)
+
+
 def load_pi0(path: str | Path) -> Pi0Policy:
     """A Pi0Policy from a folder with config.json and model.safetensors; FileNotFoundError or ValueError
     naming what is missing (including checkpoints of other layouts, which this loader does not map)."""
     from safetensors.torch import load_model
 
     path = Path(path)
-    config, weights = path / "config.json", path / "model.safetensors"
-    for needed in (config, weights):
-        if not needed.is_file():
-            raise FileNotFoundError(f"no {needed.name} in {path} (a tmrl pi0 folder holds config.json and "
-                                    f"model.safetensors)")
-    raw = json.loads(config.read_text())
-    if raw.pop("format", None) != "tmrl-pi0/1":
-        raise ValueError(f"{config} is not a tmrl pi0 config (openpi and LeRobot pi0 layouts are not mapped yet)")
-    policy = Pi0Policy(Pi0Config(**raw))
+    cfg, weights = read_pi0_config(path), path / "model.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"no model.safetensors in {path} (a tmrl pi0 folder holds config.json and "
+                                f"model.safetensors)")
+    policy = Pi0Policy(cfg)
     missing, unexpected = load_model(policy, str(weights), strict=False)
     if missing or unexpected:
         raise ValueError(f"{weights}: missing {sorted(missing)[:5]}{'...' if len(missing) > 5 else ''}, "

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import torch
 
+RANKS = (4, 8)  # (token, width) directions the actor steers: 32 context noise values
+
 
 class PrefixNoise:
-    def __init__(self, tokens: int, width: int, token_rank: int = 4, width_rank: int = 8, seed: int = 0):
+    def __init__(self, tokens: int, width: int, token_rank: int = RANKS[0], width_rank: int = RANKS[1],
+                 seed: int = 0):
         if not (1 <= token_rank <= tokens and 1 <= width_rank <= width):
             raise ValueError(f"prefix noise ranks ({token_rank}, {width_rank}) must be within the prefix's "
                              f"({tokens} tokens, {width} widths)")

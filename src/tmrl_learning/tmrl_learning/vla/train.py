@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from tmrl_learning.vla.pi0 import Pi0Policy, load_pi0, save_pi0
+from tmrl_learning.vla.pi0 import load_pi0, save_pi0
 from tmrl_learning.vla.tokenizer import load_tokenizer
 
 
@@ -56,16 +56,6 @@ class Demonstrations:
         return pixels, torch.from_numpy(self.proprio[rows]), torch.from_numpy(self.actions[steps])
 
 
-def token_ids(policy: Pi0Policy, tokenizer, text: str, batch: int) -> torch.Tensor:
-    """The prefix's ids: the image placeholders, then the instruction's tokens."""
-    words = tokenizer(text.lower(), add_special_tokens=False)["input_ids"]
-    if max(words, default=0) >= policy.vlm.config.text_config.vocab_size:
-        raise ValueError(f"the tokenizer's ids reach {max(words)}, the VLM's vocabulary has "
-                         f"{policy.vlm.config.text_config.vocab_size}")
-    ids = [policy.vlm.config.image_token_index] * policy.image_tokens() + words
-    return torch.tensor([ids] * batch)
-
-
 def train_csp(policy_dir: str | Path, demos: str | Path, tokenizer_dir: str | Path, out: str | Path, steps: int,
               batch_size: int = 16, lr: float = 1e-4, seed: int = 0, camera: str = "agentview",
               checkpoint_every: int = 100, progress: bool = True) -> list[float]:
@@ -80,7 +70,7 @@ def train_csp(policy_dir: str | Path, demos: str | Path, tokenizer_dir: str | Pa
     if data.proprio.shape[1] != policy.cfg.proprio_dim or data.actions.shape[1] != policy.cfg.action_dim:
         raise ValueError(f"demonstrations have proprio {data.proprio.shape[1]} / actions {data.actions.shape[1]}, the "
                          f"policy takes {policy.cfg.proprio_dim} / {policy.cfg.action_dim}")
-    ids = token_ids(policy, tokenizer, data.language, batch_size)
+    ids = policy.prompt_ids(tokenizer, data.language, batch_size)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=1e-6, betas=(0.95, 0.999))
     torch.manual_seed(seed)
     rng, step, losses = np.random.default_rng(seed), 0, []
