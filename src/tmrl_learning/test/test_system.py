@@ -503,3 +503,32 @@ def test_a_held_intervention_replaces_the_chunk_and_the_learner_drops_it_by_defa
     assert not dropping.add(("s", 0, 0), transition, intervened=2) and dropping.dropped_intervened == 1
     assert dropping.add(("s", 0, 1), transition) and len(dropping.buffer) == 1
     assert keeping.add(("s", 0, 0), transition, intervened=2) and len(keeping.buffer) == 1
+
+
+def test_the_actors_camera_embedding_is_matched_by_stamp_and_computed_once():
+    from tmrl_learning.system.image_features import ImageFeatures
+    from tmrl_learning.system.images import ImageEncoder
+
+    class Counting(ImageEncoder):
+        calls = 0
+
+        def encode(self, image):
+            Counting.calls += 1
+            return super().encode(image)
+
+    features = ImageFeatures(Counting("pooled", 4, 3), slop=0.05, keep=4)
+    Counting.calls = 0
+    state = np.array([1.0, 2.0], np.float32)
+    assert features.dim == 48 and features.observation(state, 10.0) is None  # no image yet
+    bright, dark = np.full((8, 8, 3), 255, np.uint8), np.zeros((8, 8, 3), np.uint8)
+    features.add(10.0, bright)
+    features.add(10.5, dark)
+    assert features.observation(state, 10.2) is None  # no image within 50 ms
+    seen = features.observation(state, 10.01)
+    assert seen.shape == (50,) and np.array_equal(seen[:2], state) and np.allclose(seen[2:], 1.0)
+    assert np.allclose(features.observation(state, 10.5)[2:], 0.0)
+    features.observation(state, 10.0)
+    assert Counting.calls == 2  # each image encoded once
+    for k in range(6):  # older images fall out of the window
+        features.add(11.0 + k, dark)
+    assert features.at(10.0) is None

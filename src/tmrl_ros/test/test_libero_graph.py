@@ -47,12 +47,13 @@ def test_the_sim_graph_runs_a_tiny_pi0_on_libero(node, tmp_path):
     """The VLA path through the graph: the bridge publishes LIBERO's agent-view camera with each
     observation, perception makes the tiny pi0's prefix from it and the task's instruction, the policy
     server samples the pi0 folder, and steering picks t in its T = 1000 schedule and 32 prefix-noise
-    directions; an episode runs to LIBERO's time limit."""
+    directions, observing the state and a frozen (random, TorchScript) embedding of the same camera; an
+    episode runs to LIBERO's time limit."""
     from sensor_msgs.msg import Image
 
     from tmrl_learning.vla.pi0 import Pi0Config, Pi0Policy, save_pi0, tiny_vlm
     from tmrl_learning.vla.tokenizer import build_word_tokenizer
-    from tmrl_msgs.msg import Context, EpisodeEvent, SteeringCommand
+    from tmrl_msgs.msg import Context, EpisodeEvent, SteeringCommand, Transition
     from tmrl_ros import qos
 
     task = embodiment("libero-90-51-vla")
@@ -61,9 +62,15 @@ def test_the_sim_graph_runs_a_tiny_pi0_on_libero(node, tmp_path):
                                  expert_layers=1, expert_heads=2, flow_steps=4, max_text_tokens=12))
     folder = save_pi0(tmp_path / "pi0", policy)
     build_word_tokenizer([task.instruction], tmp_path / "tokenizer", vocab_size=300)
+    encoder = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 4, stride=4), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2),
+                                  torch.nn.Flatten())  # 32 features, a stand-in for a DINOv2 file
+    torch.export.save(torch.export.export(encoder, (torch.zeros(1, 3, 32, 32),)), str(tmp_path / "encoder.pt2"))
+    actor = {**SMALL_AGENT, "image_encoder": str(tmp_path / "encoder.pt2"), "image_size": 32}
     specs = sim_finetune_graph(task.name, str(folder), tmp_path / "run", tokenizer=str(tmp_path / "tokenizer"),
-                               overrides={"steering": SMALL_AGENT, "learner": SMALL_AGENT})
-    seen = {"context": [], "steering": [], "images": []}
+                               overrides={"steering": actor, "learner": actor})
+    seen = {"context": [], "steering": [], "images": [], "observations": set()}
+    node.create_subscription(Transition, "/tmrl/transitions", lambda m: seen["observations"].add(
+        (len(m.observation), len(m.next_observation))), 100)
     node.create_subscription(Context, "/tmrl/context", lambda m: seen["context"].append(len(m.context)), 100)
     node.create_subscription(SteeringCommand, "/tmrl/steering", lambda m: seen["steering"].append(
         (m.context_timestep, m.num_context_timesteps, len(m.context_noise))), 100)
@@ -80,3 +87,4 @@ def test_the_sim_graph_runs_a_tiny_pi0_on_libero(node, tmp_path):
     assert {(n, e) for _, n, e in seen["steering"]} == {(1001, 32)}
     assert all(0 <= t <= 1000 for t, *_ in seen["steering"])
     assert seen["images"] and set(seen["images"]) == {(128, 128, "rgb8")}
+    assert seen["observations"] == {(task.obs_dim + 32, task.obs_dim + 32)}  # the state, then the embedding

@@ -21,6 +21,11 @@ def vector(field) -> np.ndarray:
     return np.asarray(field, np.float32)
 
 
+def seconds(stamp) -> float:
+    """A builtin_interfaces/Time as seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
 def observation_message(obs: Observation, source: str, stamp) -> Context:
     msg = Context(source=source, episode_id=obs.episode_id, step=obs.step, task=obs.task)
     msg.header.stamp = stamp

@@ -41,7 +41,7 @@ from tmrl_ros.params import declare, declare_dataclass
 class LearnerNode(Node):
     def __init__(self) -> None:
         super().__init__("learner")
-        cfg, task, agent = declare_agent(self)
+        cfg, task, agent, _ = declare_agent(self)
         learner_cfg = declare_dataclass(self, "learner", LearnerConfig())
         execute = declare(self, "execute", 5, "actions the steering nodes execute per chunk (the action critic, "
                           "agent.action_critic, learns on them; 0: the whole chunk)", low=0, high=10_000)

@@ -31,13 +31,9 @@ from tmrl_learning.tasks import embodiment
 from tmrl_learning.vla.perception import PrefixPerception
 from tmrl_msgs.msg import Context
 from tmrl_ros import qos
-from tmrl_ros.convert import floats, vector
+from tmrl_ros.convert import floats, seconds, vector
 from tmrl_ros.node_main import StartupError, run
 from tmrl_ros.params import declare
-
-
-def seconds(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 class PerceptionNode(Node):

@@ -3,6 +3,9 @@ gets a chunk from the policy server, has the driver execute it, and sends the tr
 learner; new actor weights from the learner are swapped in between two decisions.
 
     subscribes  tmrl/context          tmrl_msgs/Context (from perception)
+                <image_topic>         sensor_msgs/Image, with an `image_encoder`: the actor observes the
+                                      state followed by the embedding of the image taken with it (matched
+                                      by stamp; transitions carry it for both ends)
                 /tmrl/policy_update   tmrl_msgs/PolicyUpdate (from the learner, transient-local)
                 /tmrl/learner_pace    std_msgs/Float64 (from the learner): at 0 this node waits before
                                       its next decision (at most `pace_timeout_s`), so the learner holds
@@ -29,16 +32,19 @@ import numpy as np
 import rclpy
 from rclpy.action import ActionClient
 from rclpy.node import Node
+from sensor_msgs.msg import Image
 from std_msgs.msg import Float32, Float32MultiArray, Float64
 
+from tmrl_learning.system.image_features import ImageFeatures
+from tmrl_learning.system.images import image_array
 from tmrl_learning.system.policy_service import PolicyService, RequestError
 from tmrl_learning.system.steering import Steerer, context_timesteps
 from tmrl_msgs.action import ExecuteChunk, SampleChunk
 from tmrl_msgs.msg import ActionChunk, Context, PolicyUpdate, SteeringCommand, Transition
 from tmrl_ros import qos
 from tmrl_ros.agent_params import declare_agent
-from tmrl_ros.convert import chunk_message, chunk_request, floats, guidance, vector
-from tmrl_ros.node_main import run
+from tmrl_ros.convert import chunk_message, chunk_request, floats, guidance, seconds, vector
+from tmrl_ros.node_main import StartupError, run
 from tmrl_ros.params import declare
 
 
@@ -56,7 +62,7 @@ def is_newer(ctx: Context | None, acted: tuple[int, int] | None) -> bool:
 class SteeringNode(Node):
     def __init__(self) -> None:
         super().__init__("steering")
-        self.cfg, self.task, agent = declare_agent(self)
+        self.cfg, self.task, agent, encoder = declare_agent(self)
         self.source = declare(self, "source", "sim0", "the robot/sim this node steers (its contexts' source)")
         self.execute = declare(self, "execute", 5, "actions executed per chunk (0: the whole chunk)", low=0,
                                high=10_000)
@@ -70,6 +76,7 @@ class SteeringNode(Node):
         backend = declare(self, "sampler_backend", "onnx", "in-process sampler: 'onnx' or 'torch'")
         self.pace_timeout = declare(self, "pace_timeout_s", 5.0, "longest wait for a learner that is behind its "
                                     "update schedule (then act anyway)", low=0.0, high=3600.0)
+        self.features = self.subscribe_camera(encoder)
         self.local_policy = None
         if in_process and "action" not in agent.cfg.heads:  # (declare_agent has checked the checkpoint)
             self.local_policy = PolicyService.from_checkpoint(self.cfg.checkpoint, threads=1, backend=backend)
@@ -96,6 +103,47 @@ class SteeringNode(Node):
         self.thread.start()
 
     # ---- inputs --------------------------------------------------------------------------------------
+    def subscribe_camera(self, encoder) -> ImageFeatures | None:
+        default = f"{self.task.cameras[0]}/image_raw" if self.task.cameras else ""
+        topic = declare(self, "image_topic", default, "the camera the actor sees (with image_encoder; default: "
+                        "the task's simulated camera)")
+        slop = declare(self, "image_slop_s", 0.05, "largest stamp difference between an observation and its "
+                       "image", low=0.0, high=10.0)
+        if encoder is None:
+            return None
+        if not topic:
+            raise StartupError("image_encoder is set but no image_topic: which camera does the actor see?")
+        self.image_ready = threading.Condition()
+        # a simulator's images are decision data (reliable, kept for a late subscriber); a camera's are a stream
+        profile = qos.DECISION if self.task.cameras else qos.SENSOR
+        self.create_subscription(Image, topic, self.on_image, profile)
+        self.get_logger().info(f"the actor sees {topic} through {encoder.source} ({encoder.features} features)")
+        return ImageFeatures(encoder, slop)
+
+    def on_image(self, msg: Image) -> None:
+        try:
+            image = image_array(msg.height, msg.width, msg.encoding, msg.step, bytes(msg.data), bool(msg.is_bigendian))
+        except ValueError as err:
+            self.get_logger().error(f"dropped an image: {err}", throttle_duration_sec=2.0)
+            return
+        with self.image_ready:
+            self.features.add(seconds(msg.header.stamp), image)
+            self.image_ready.notify_all()
+
+    def observe(self, values, stamp) -> np.ndarray | None:
+        """The actor's observation: the state, and the camera's embedding where it sees one (None when the
+        image taken with it does not come within server_timeout_s, or cannot be encoded)."""
+        if self.features is None:
+            return vector(values)
+        taken = seconds(stamp)
+        try:
+            with self.image_ready:
+                found = self.image_ready.wait_for(lambda: self.features.at(taken) is not None, timeout=self.timeout)
+                return self.features.observation(vector(values), taken) if found else None
+        except ValueError as err:
+            self.get_logger().error(f"image embedding failed: {err}", throttle_duration_sec=2.0)
+            return None
+
     def on_context(self, msg: Context) -> None:
         if msg.source != self.source:
             return
@@ -164,9 +212,14 @@ class SteeringNode(Node):
             if ctx is None:
                 continue
             self.wait_for_learner()
+            observation = self.observe(ctx.observation, ctx.header.stamp)
+            if observation is None:
+                self.get_logger().error(f"no camera image for {ctx.episode_id}/{ctx.step}: cannot act on it")
+                acted = (ctx.episode_id, ctx.step)
+                continue
             try:
                 with self.lock:
-                    y, inputs = self.steerer.act(vector(ctx.observation))
+                    y, inputs = self.steerer.act(observation)
             except ValueError as err:
                 self.get_logger().error(f"cannot act on {ctx.episode_id}/{ctx.step}: {err}")
                 acted = (ctx.episode_id, ctx.step)
@@ -183,7 +236,7 @@ class SteeringNode(Node):
                 if outcome is not None:
                     self.get_logger().warning(f"driver refused the chunk: {outcome.message}", throttle_duration_sec=5.0)
                 continue
-            self.publish_transition(ctx, y, chunk, outcome)
+            self.publish_transition(ctx, observation, y, chunk, outcome)
             if outcome.terminated or outcome.truncated:  # the driver's final observation is no decision point
                 acted = (ctx.episode_id, ctx.step + 1)
 
@@ -220,13 +273,18 @@ class SteeringNode(Node):
             return None
         return result.chunk
 
-    def publish_transition(self, ctx: Context, y: np.ndarray, chunk: ActionChunk, outcome) -> None:
+    def publish_transition(self, ctx: Context, observation: np.ndarray, y: np.ndarray, chunk: ActionChunk,
+                           outcome) -> None:
+        following = self.observe(outcome.context.observation, outcome.context.header.stamp)
+        if following is None:
+            self.get_logger().error(f"transition {ctx.episode_id}/{ctx.step} dropped: no camera image after it")
+            return
         msg = Transition(source=self.source, episode_id=ctx.episode_id, step=ctx.step, chunk=chunk,
                          executed_steps=outcome.executed_steps, reward=outcome.reward,
                          terminated=outcome.terminated, truncated=outcome.truncated, success=outcome.success)
         msg.header.stamp = self.get_clock().now().to_msg()
-        msg.observation, msg.steering_action = ctx.observation, floats(y)
-        msg.step_observations, msg.next_observation = outcome.observations, outcome.context.observation
+        msg.observation, msg.steering_action = floats(observation), floats(y)
+        msg.step_observations, msg.next_observation = outcome.observations, floats(following)
         msg.executed_actions, msg.intervened_steps = outcome.executed_actions, outcome.intervened_steps
         self.transition_pub.publish(msg)
         self.sent += 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 import tempfile
 from multiprocessing.connection import Client
 from pathlib import Path
@@ -94,8 +93,3 @@ class LiberoProcess:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-if __name__ == "__main__":  # a quick look: python -m tmrl_learning.libero.client libero_90 51
-    with LiberoProcess(sys.argv[1], int(sys.argv[2])) as env:
-        print(env.language, env.objects, env.init_states, env.reset(0)["proprio"])

@@ -11,7 +11,6 @@ the demonstrator's success rate. A VLA trains on the images, the instruction and
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -100,14 +99,3 @@ def add_libero_commands(sub) -> None:
     p.set_defaults(func=lambda a: print(json.dumps(generate(
         a.suite, a.task, a.episodes, a.out, a.image_size, tuple(filter(None, a.cameras.split(","))),
         noise=a.noise), indent=1)))
-
-
-def _main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser()
-    add_libero_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    args.func(args)
-
-
-if __name__ == "__main__":
-    _main()

@@ -28,13 +28,14 @@ def context_timesteps(cfg: FinetuneConfig, task: Embodiment) -> int:
     return steered_policy(cfg, task)[0]
 
 
-def make_agent(cfg: FinetuneConfig, task: Embodiment) -> SteeringAgent:
+def make_agent(cfg: FinetuneConfig, task: Embodiment, image_features: int = 0) -> SteeringAgent:
     """The agent for a method over the policy in `cfg.checkpoint` (dimensions from the embodiment and
-    the checkpoint): steering nodes and the learner build the same one."""
+    the checkpoint; `image_features` more observation values where the actor sees a camera's embedding):
+    steering nodes and the learner build the same one."""
     cfg.validate()
     timesteps, context_noise = steered_policy(cfg, task)
-    return build_agent(cfg.method, cfg.agent, task.obs_dim, task.action_dim, context_noise, timesteps,
-                       cfg.t_max_fraction, cfg.seed)
+    return build_agent(cfg.method, cfg.agent, task.obs_dim + image_features, task.action_dim, context_noise,
+                       timesteps, cfg.t_max_fraction, cfg.seed)
 
 
 def actor_bytes(agent: SteeringAgent) -> tuple[bytes, str]:

@@ -6,7 +6,8 @@ Each batch draws rows; a row's action chunk is the next `horizon` actions of its
 repeated past the episode's end), its prefix comes from the row's camera image and the tokenised
 instruction through the VLM, and the loss is Pi0Policy.loss (context-smoothed flow matching: t drawn
 per sample, the VLM trained with the expert). The run resumes from `out/train_state.pt`; the policy is
-saved with save_pi0 (`out/`).
+saved with save_pi0 (`out/`); `train_state.pt` holds the weights it resumes from with the optimizer and the
+step, written atomically, so a crash between the two files cannot resume weights of another step.
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ def train_csp(policy_dir: str | Path, demos: str | Path, tokenizer_dir: str | Pa
     """CSP-train the pi0 folder `policy_dir` on `demos`; write the result to `out` (resumable). -> losses."""
     out = Path(out)
     state_path = out / "train_state.pt"
-    policy = load_pi0(out if state_path.is_file() else policy_dir)
+    state = torch.load(state_path, weights_only=False) if state_path.is_file() else None
+    policy = load_pi0(policy_dir)
+    if state is not None:
+        policy.load_state_dict(state["policy"])
     data, tokenizer = Demonstrations.load(demos, camera, policy.cfg.proprio_dim), load_tokenizer(tokenizer_dir)
     vision = policy.vlm.config.vision_config.image_size
     if data.images.shape[1:3] != (vision, vision):
@@ -74,8 +78,7 @@ def train_csp(policy_dir: str | Path, demos: str | Path, tokenizer_dir: str | Pa
     optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=1e-6, betas=(0.95, 0.999))
     torch.manual_seed(seed)
     rng, step, losses = np.random.default_rng(seed), 0, []
-    if state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
+    if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
         rng.bit_generator.state, step, losses = state["rng"], state["step"], state["losses"]
@@ -84,8 +87,9 @@ def train_csp(policy_dir: str | Path, demos: str | Path, tokenizer_dir: str | Pa
     def save() -> None:
         save_pi0(out, policy)
         tmp = state_path.with_suffix(".tmp")
-        torch.save({"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
-                    "rng": rng.bit_generator.state, "step": step, "losses": losses}, tmp)
+        torch.save({"policy": policy.state_dict(), "optimizer": optimizer.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "rng": rng.bit_generator.state, "step": step,
+                    "losses": losses}, tmp)
         tmp.replace(state_path)
 
     bar = tqdm(total=steps, initial=step, desc="csp pi0", disable=not progress)
