@@ -1,6 +1,6 @@
 """Latency of one chunk, locally vs through openpi's websocket protocol (`tmrl serve` on this machine,
 loopback), batch 1, side by side in one run, for LineWorld's small flow policy and for the toy-width
-pi0-class VLA (PaliGemma prefix of 32 tokens x 32, 10 Euler steps of the action expert).
+pi0 VLA (transformers' PI0 at toy width: prefix of 32 tokens x 32, 10 Euler steps of the expert).
 
     scripts/run.sh python bench/bench_remote.py [--checkpoint CKPT] [--n 200]   -> docs/results/bench_remote.json
 
@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import PI0ForConditionalGeneration
 
 from tmrl_learning.csp.sampler import load_sampler
 from tmrl_learning.csp.toy import save_lineworld_checkpoint
 from tmrl_learning.sampler import draw_inputs
-from tmrl_learning.vla.pi0 import Pi0Config, Pi0Policy, save_pi0, tiny_vlm
+from tmrl_learning.vla.pi0 import CspPi0, CspPi0Config, save_csp_pi0, tiny_pi0_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,8 +53,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp())
     torch.manual_seed(0)
     models = {"flow policy": args.checkpoint or save_lineworld_checkpoint(folder / "checkpoint.pt", steps=50),
-              "pi0-class (toy width)": save_pi0(folder / "pi0", Pi0Policy(Pi0Config(
-                  vlm=tiny_vlm(), horizon=8, action_dim=7, proprio_dim=8, max_text_tokens=16)))}
+              "pi0 (toy width)": save_csp_pi0(folder / "pi0", CspPi0(PI0ForConditionalGeneration(
+                  tiny_pi0_config(horizon=8)), CspPi0Config(7, 8, 16)))}
     rows = {}
     for model, checkpoint in models.items():
         with socket.socket() as s:

@@ -92,7 +92,9 @@ def test_a_libero_task_is_a_goal_env_and_its_demonstrator_succeeds_through_it():
 def test_a_tiny_pi0_csp_trains_on_the_demonstrations_and_resumes(demos, tmp_path):
     """The VLA path on LIBERO's data: camera image + the instruction (a tokenizer from a path) -> prefix,
     CSP flow matching on the demonstrated chunks; the loss falls, and a stopped run resumes exactly."""
-    from tmrl_learning.vla.pi0 import Pi0Config, Pi0Policy, load_pi0, save_pi0, tiny_vlm
+    from transformers import PI0ForConditionalGeneration
+
+    from tmrl_learning.vla.pi0 import CspPi0, CspPi0Config, load_csp_pi0, save_csp_pi0, tiny_pi0_config
     from tmrl_learning.vla.tokenizer import build_word_tokenizer
     from tmrl_learning.vla.train import train_csp
 
@@ -100,17 +102,16 @@ def test_a_tiny_pi0_csp_trains_on_the_demonstrations_and_resumes(demos, tmp_path
     tokenizer = tmp_path / "tokenizer"
     build_word_tokenizer([summary["language"]], tokenizer, vocab_size=300)
     torch.manual_seed(0)
-    base = save_pi0(tmp_path / "base", Pi0Policy(Pi0Config(
-        vlm=tiny_vlm(), horizon=4, action_dim=7, proprio_dim=9, expert_hidden=32, expert_layers=1, expert_heads=2,
-        flow_steps=4, max_text_tokens=12)))
+    base = save_csp_pi0(tmp_path / "base", CspPi0(PI0ForConditionalGeneration(tiny_pi0_config(horizon=4)),
+                                                  CspPi0Config(7, 9, 12)))
     run = tmp_path / "csp"
-    first = train_csp(base, out, tokenizer, run, steps=20, batch_size=8, lr=3e-3, checkpoint_every=10,
+    first = train_csp(base, out, tokenizer, run, steps=20, batch_size=8, lr=1e-2, checkpoint_every=10,
                       progress=False)
-    losses = train_csp(base, out, tokenizer, run, steps=60, batch_size=8, lr=3e-3, checkpoint_every=10,
+    losses = train_csp(base, out, tokenizer, run, steps=300, batch_size=8, lr=1e-2, checkpoint_every=10,
                        progress=False)
-    assert losses[:20] == first and len(losses) == 60  # resumed at step 20, not restarted
-    assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:10]), (losses[:10], losses[-10:])
-    assert load_pi0(run).cfg.proprio_dim == 9
+    assert losses[:20] == first and len(losses) == 300  # resumed at step 20, not restarted
+    assert np.mean(losses[-20:]) < 0.8 * np.mean(losses[:20]), (losses[:20], losses[-20:])  # measured: 0.64
+    assert load_csp_pi0(run).cfg.proprio_dim == 9
     with pytest.raises(FileNotFoundError, match="no tokenizer folder"):
         train_csp(base, out, tmp_path / "nothing", tmp_path / "x", steps=1)
 

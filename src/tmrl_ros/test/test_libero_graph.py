@@ -47,20 +47,20 @@ def test_the_sim_graph_runs_a_tiny_pi0_on_libero(node, tmp_path):
     """The VLA path through the graph: the bridge publishes LIBERO's agent-view camera with each
     observation, perception makes the tiny pi0's prefix from it and the task's instruction, the policy
     server samples the pi0 folder, and steering picks t in its T = 1000 schedule and 32 prefix-noise
-    directions, observing the state and a frozen (random, TorchScript) embedding of the same camera; an
+    directions, observing the state and a frozen (random, torch.export) embedding of the same camera; an
     episode runs to LIBERO's time limit."""
     from sensor_msgs.msg import Image
+    from transformers import PI0ForConditionalGeneration
 
-    from tmrl_learning.vla.pi0 import Pi0Config, Pi0Policy, save_pi0, tiny_vlm
+    from tmrl_learning.vla.pi0 import CspPi0, CspPi0Config, save_csp_pi0, tiny_pi0_config
     from tmrl_learning.vla.tokenizer import build_word_tokenizer
     from tmrl_msgs.msg import Context, EpisodeEvent, SteeringCommand, Transition
     from tmrl_ros import qos
 
     task = embodiment("libero-90-51-vla")
     torch.manual_seed(0)
-    policy = Pi0Policy(Pi0Config(vlm=tiny_vlm(), horizon=8, action_dim=7, proprio_dim=9, expert_hidden=32,
-                                 expert_layers=1, expert_heads=2, flow_steps=4, max_text_tokens=12))
-    folder = save_pi0(tmp_path / "pi0", policy)
+    policy = CspPi0(PI0ForConditionalGeneration(tiny_pi0_config(horizon=8)), CspPi0Config(7, 9, 12))
+    folder = save_csp_pi0(tmp_path / "pi0", policy)
     build_word_tokenizer([task.instruction], tmp_path / "tokenizer", vocab_size=300)
     encoder = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 4, stride=4), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2),
                                   torch.nn.Flatten())  # 32 features, a stand-in for a DINOv2 file

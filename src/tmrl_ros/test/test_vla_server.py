@@ -1,5 +1,5 @@
-"""The policy server serves a pi0-class VLA (a saved tmrl pi0 folder) over the same action interface as the
-small flow policy: the context is the VLM's prefix, flattened."""
+"""The policy server serves a pi0 VLA (a tmrl pi0 folder) over the same action interface as the small flow
+policy: the context is pi0's prefix, flattened."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 import torch
 from rclpy.action import ActionClient
 
-from tmrl_learning.vla.pi0 import Pi0Config, Pi0Policy, Pi0Sampler, save_pi0, tiny_vlm
+from tmrl_learning.vla.pi0 import CspPi0, CspPi0Config, save_csp_pi0, tiny_pi0_config
+from tmrl_learning.vla.sampler import Pi0Sampler
 from tmrl_msgs.action import SampleChunk
 from tmrl_msgs.msg import Context, SteeringCommand
 from tmrl_ros.graph import NodeSpec
@@ -21,10 +22,11 @@ pytestmark = pytest.mark.ros
 
 def test_the_policy_server_serves_a_pi0_folder(node, tmp_path):
     torch.manual_seed(0)
-    policy = Pi0Policy(Pi0Config(vlm=tiny_vlm(), horizon=4, action_dim=7, proprio_dim=0, expert_hidden=32,
-                                 expert_layers=1, expert_heads=2, flow_steps=5, max_text_tokens=4))
-    folder = save_pi0(tmp_path / "pi0", policy)
-    ids = torch.cat([torch.full((1, policy.image_tokens()), policy.vlm.config.image_token_index),
+    from transformers import PI0ForConditionalGeneration
+
+    policy = CspPi0(PI0ForConditionalGeneration(tiny_pi0_config(horizon=4)), CspPi0Config(7, 0, 4)).eval()
+    folder = save_csp_pi0(tmp_path / "pi0", policy)
+    ids = torch.cat([torch.full((1, policy.image_tokens()), policy.pi0.config.vlm_config.image_token_id),
                      torch.tensor([[5, 6, 7]])], 1)
     prefix = policy.embed_prefix(torch.rand(1, 3, 32, 32), ids).detach().reshape(-1).numpy()
     local = Pi0Sampler(policy)

@@ -57,11 +57,11 @@ def steered_dims(checkpoint: str | Path, context_dim: int) -> tuple[int, int]:
     """(T, context noise width) of the policy at `checkpoint`, what a steering actor over it outputs,
     read without loading its weights: a flow policy's schedule and its context width `context_dim`; a
     pi0-class folder's schedule and its steered prefix directions (vla.prefix_noise)."""
-    if (Path(checkpoint) / "config.json").is_file():
-        from tmrl_learning.vla.pi0 import read_pi0_config
+    if Path(checkpoint).is_dir():  # a pi0 folder (tmrl_learning.vla.pi0)
+        from tmrl_learning.vla.pi0 import read_csp_config
         from tmrl_learning.vla.prefix_noise import RANKS
 
-        return read_pi0_config(checkpoint).num_context_timesteps, RANKS[0] * RANKS[1]
+        return read_csp_config(checkpoint).num_context_timesteps, RANKS[0] * RANKS[1]
     return int(read_checkpoint(checkpoint)["policy_config"]["num_context_timesteps"]), context_dim
 
 
@@ -76,12 +76,13 @@ def load_sampler(checkpoint: str | Path, backend: str = "torch", threads: int = 
         return RemoteSampler(str(checkpoint))
     if backend not in ("torch", "onnx"):
         raise ValueError(f"unknown sampler backend {backend!r}; expected 'torch', 'onnx' or 'openpi'")
-    if (Path(checkpoint) / "config.json").is_file():  # a pi0-class VLA folder (tmrl_learning.vla.pi0)
-        from tmrl_learning.vla.pi0 import Pi0Sampler, load_pi0
+    if Path(checkpoint).is_dir():  # a pi0 folder (tmrl_learning.vla.pi0)
+        from tmrl_learning.vla.pi0 import load_csp_pi0
+        from tmrl_learning.vla.sampler import Pi0Sampler
 
         if backend != "torch":
-            raise ValueError(f"{checkpoint} is a pi0-class VLA: its sampler runs in PyTorch (backend 'torch')")
-        return Pi0Sampler(load_pi0(checkpoint))
+            raise ValueError(f"{checkpoint} is a pi0 VLA: its sampler runs in PyTorch (backend 'torch')")
+        return Pi0Sampler(load_csp_pi0(checkpoint))
     policy, _ = load_policy(checkpoint)
     if backend == "torch":
         return FlowSampler(policy)

@@ -1,5 +1,5 @@
-"""Perception for a VLA: a camera image and the instruction -> the prefix a pi0-class policy is steered
-over (its context), computed once per decision point; the driver's state gives the proprio and the RL
+"""Perception for a VLA: a camera image and the instruction -> the prefix a pi0 policy is steered over
+(its context), computed once per decision point; the driver's state gives the proprio and the RL
 observation as for any task (system.perception).
 
 The image is resized to the VLM's input side (area-averaged down, bilinear up) and scaled to [0, 1], as `tmrl
@@ -16,7 +16,7 @@ import torch
 
 from tmrl_learning.embodiment import Embodiment
 from tmrl_learning.system.perception import Perception
-from tmrl_learning.vla.pi0 import load_pi0
+from tmrl_learning.vla.pi0 import load_csp_pi0
 from tmrl_learning.vla.tokenizer import load_tokenizer
 
 
@@ -24,7 +24,7 @@ class PrefixPerception:
     def __init__(self, embodiment: Embodiment, policy_dir: str | Path, tokenizer_dir: str | Path,
                  instruction: str = ""):
         self.state = Perception(embodiment)
-        self.policy = load_pi0(policy_dir)
+        self.policy = load_csp_pi0(policy_dir)
         text = instruction or embodiment.instruction
         if not text:
             raise ValueError(f"{embodiment.name} has no instruction: give the VLA one")
@@ -32,7 +32,7 @@ class PrefixPerception:
             raise ValueError(f"{policy_dir} takes {self.policy.cfg.proprio_dim} proprio values, {embodiment.name} "
                              f"has {embodiment.proprio_dim}")
         self.ids = self.policy.prompt_ids(load_tokenizer(tokenizer_dir), text)
-        self.side = self.policy.vlm.config.vision_config.image_size
+        self.side = self.policy.image_side
         self.context_dim = self.policy.prefix_tokens * self.policy.prefix_width
         self.instruction = text
 

@@ -1,241 +1,265 @@
-"""A pi0-class VLA with a context-smoothed prefix: a PaliGemma VLM (transformers' classes) embeds the
-images and the instruction into prefix tokens; the prefix is RMS-normalised per token, corrupted by the
-DDPM forward process at context timestep t with context noise eps_c (T = 1000, as the authors do for
-VLA prefix embeddings), and a flow-matching action expert attends to it, told t and the flow time s.
+"""pi0 itself with a context-smoothed prefix: transformers' PI0ForConditionalGeneration (PaliGemma and the
+Gemma action expert attending to the VLM's per-layer keys and values, as openpi and LeRobot ship pi0),
+with the prefix corrupted at context timestep t and the expert told t.
 
-    prefix   = rms(VLM(images, tokens))                                  (B, L, D)   `embed_prefix`
-    prefix_t = sqrt(abar_t) prefix + sqrt(1 - abar_t) eps_c                          `ContextSmoother`
-    chunk    = Euler(v(x_s, s, prefix_t, t, proprio)) from the action noise          `sample`
+    prefix   = pi0's prefix embeddings (image tokens, then the instruction's)   (B, L, W)  `embed_prefix`
+               (L = image tokens + max_text_tokens; unused text slots are zero vectors and masked)
+    prefix_t = r (sqrt(abar_t) prefix / r + sqrt(1 - abar_t) eps_c),  r = each token's RMS   `corrupt`
+    chunk    = pi0's flow: 10 Euler steps from the action noise, the expert attending to the VLM's cache
+               of prefix_t, its action tokens shifted by an MLP of t                      `sample`
 
-Simplification against pi0: the action expert cross-attends to the VLM's last prefix states (pi0's expert
-attends to every layer's keys and values). The prefix is the context of the Sampler protocol, flattened
-(`Pi0Sampler`): perception computes it once per decision, the policy server samples from it.
-Weights come from a path (`save_pi0` / `load_pi0`: config.json + model.safetensors), never from a hub.
+The prefix is RMS-normalised before the noise (SPEC.md §2) and scaled back by its own RMS after it, and
+the t-MLP's last layer starts at zero: at t = 0 a loaded pi0 is pi0, until CSP fine-tuning changes it.
+Both are our choices (the paper does not say how t enters pi0). Actions and proprio are padded to pi0's
+32 dimensions (action noise with zeros) and cut back. A folder holds pi0 in transformers' format
+(`save_pretrained`) and tmrl's part: `csp.json` and `csp.safetensors` (`import_pi0` makes one from an
+openpi or LeRobot checkpoint).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from tmrl_learning.csp.model import sinusoidal
 from tmrl_learning.csp.smoothing import ContextSmoother
-from tmrl_learning.vla.prefix_noise import RANKS, PrefixNoise
+
+FORMAT = "tmrl-csp-pi0/1"
 
 
 @dataclass
-class Pi0Config:
-    vlm: dict = field(default_factory=dict)  # transformers PaliGemmaConfig keyword arguments
-    horizon: int = 8
-    action_dim: int = 7
-    proprio_dim: int = 0
-    expert_hidden: int = 64
-    expert_layers: int = 2
-    expert_heads: int = 4
+class CspPi0Config:
+    action_dim: int                   # the robot's (pi0 pads to its max_action_dim)
+    proprio_dim: int = 0              # the robot's (padded to max_state_dim)
+    max_text_tokens: int = 48         # pi0's tokenizer_max_length
     num_context_timesteps: int = 1000
     beta_start: float = 1e-4
     beta_end: float = 0.02
-    flow_steps: int = 10
-    flow_bins: int = 100
-    max_text_tokens: int = 16    # the instruction is padded or cut to this: a fixed prefix length
     time_frequencies: int = 16
 
-
-def tiny_vlm(image_size: int = 32, width: int = 32, vocab: int = 300) -> dict:
-    """A PaliGemma of pi0's architecture at toy width (tests, benchmarks): SigLIP + Gemma, one layer each."""
-    return dict(vision_config=dict(model_type="siglip_vision_model", hidden_size=width, intermediate_size=2 * width,
-                                   num_hidden_layers=1, num_attention_heads=2, image_size=image_size, patch_size=8,
-                                   projection_dim=width),
-                text_config=dict(model_type="gemma", hidden_size=width, intermediate_size=2 * width,
-                                 num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-                                 head_dim=width // 2, vocab_size=vocab),
-                image_token_index=vocab - 1, projection_dim=width, hidden_size=width, vocab_size=vocab)
+    horizon: int = 0                  # pi0's chunk_size (set from the model)
 
 
-class ActionExpert(nn.Module):
-    """Action tokens (+ learned positions) -> transformer decoder layers (self-attention over the chunk,
-    cross-attention to the prefix), conditioned on (t, s) by a shift of every token."""
+def tiny_pi0_config(image_size: int = 32, width: int = 32, vocab: int = 300, horizon: int = 8, layers: int = 1):
+    """A PI0Config of pi0's architecture at toy width (tests, CPU training from scratch)."""
+    from transformers import PI0Config
 
-    def __init__(self, cfg: Pi0Config, prefix_width: int):
+    text = dict(model_type="gemma", hidden_size=width, num_hidden_layers=layers, intermediate_size=2 * width,
+                num_attention_heads=2, num_key_value_heads=1, head_dim=16, vocab_size=vocab)
+    vision = dict(model_type="siglip_vision_model", hidden_size=width, intermediate_size=2 * width, patch_size=8,
+                  image_size=image_size, num_hidden_layers=1, num_attention_heads=2, vision_use_head=False)
+    expert = dict(model_type="gemma", hidden_size=width // 2, num_hidden_layers=layers, intermediate_size=width,
+                  num_attention_heads=2, num_key_value_heads=1, head_dim=16)
+    return PI0Config(vlm_config=dict(model_type="paligemma", text_config=text, vision_config=vision,
+                                     projection_dim=width, image_token_id=vocab - 1),
+                     dit_config=expert, chunk_size=horizon, max_state_dim=32, max_action_dim=32)
+
+
+class CspPi0(nn.Module):
+    def __init__(self, pi0, cfg: CspPi0Config):
         super().__init__()
-        h = cfg.expert_hidden
+        self.pi0 = pi0
         self.cfg = cfg
-        self.embed = nn.Linear(cfg.action_dim, h)
-        self.position = nn.Parameter(torch.zeros(1, cfg.horizon, h))
-        self.condition = nn.Sequential(nn.Linear(4 * cfg.time_frequencies + cfg.proprio_dim, h), nn.Mish(),
-                                       nn.Linear(h, h))
-        self.memory = nn.Linear(prefix_width, h)
-        self.layers = nn.ModuleList(nn.TransformerDecoderLayer(h, cfg.expert_heads, 2 * h, dropout=0.0,
-                                                               batch_first=True, norm_first=True)
-                                    for _ in range(cfg.expert_layers))
-        self.out = nn.Sequential(nn.LayerNorm(h), nn.Linear(h, cfg.action_dim))
-
-    def forward(self, x: torch.Tensor, s: torch.Tensor, prefix: torch.Tensor, t: torch.Tensor,
-                proprio: torch.Tensor) -> torch.Tensor:
-        f = self.cfg.time_frequencies
-        cond = self.condition(torch.cat([sinusoidal(t.float(), f), sinusoidal(s * 1000.0, f), proprio], -1))
-        tokens = self.embed(x) + self.position + cond.unsqueeze(1)
-        memory = self.memory(prefix)
-        for layer in self.layers:
-            tokens = layer(tokens, memory)
-        return self.out(tokens)
-
-
-def rms_normalise(prefix: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    return prefix * torch.rsqrt(prefix.pow(2).mean(-1, keepdim=True) + eps)
-
-
-class Pi0Policy(nn.Module):
-    def __init__(self, cfg: Pi0Config):
-        super().__init__()
-        from transformers import PaliGemmaConfig, PaliGemmaForConditionalGeneration
-
-        self.cfg = cfg
-        self.vlm = PaliGemmaForConditionalGeneration(PaliGemmaConfig(**cfg.vlm))
-        self.prefix_width = self.vlm.config.text_config.hidden_size
-        self.expert = ActionExpert(cfg, self.prefix_width)
+        pc = pi0.config
+        cfg.horizon = pc.chunk_size
+        if cfg.action_dim > pc.max_action_dim or cfg.proprio_dim > pc.max_state_dim:
+            raise ValueError(f"pi0 takes at most {pc.max_action_dim} action and {pc.max_state_dim} state values, "
+                             f"not {cfg.action_dim} / {cfg.proprio_dim}")
+        width = pc.dit_config.hidden_size
+        self.context_time = nn.Sequential(nn.Linear(2 * cfg.time_frequencies, width), nn.SiLU(),
+                                          nn.Linear(width, width))
+        nn.init.zeros_(self.context_time[-1].weight)
+        nn.init.zeros_(self.context_time[-1].bias)
         self.smoother = ContextSmoother(cfg.num_context_timesteps, cfg.beta_start, cfg.beta_end)
+        vision = pc.vlm_config.vision_config
+        self.image_side = vision.image_size
+        self.prefix_width = pc.vlm_config.text_config.hidden_size
+        self.prefix_tokens = (vision.image_size // vision.patch_size) ** 2 + cfg.max_text_tokens
 
-    def embed_prefix(self, pixel_values: torch.Tensor, input_ids: torch.Tensor,
-                     attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Images (B, 3, S, S) in [0, 1] and tokens (B, N) (image placeholders first) -> RMS-normalised prefix
-        (B, L, D)."""
-        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask
-        n = self.image_tokens() + self.cfg.max_text_tokens
-        if input_ids.shape[1] > n:
-            input_ids, mask = input_ids[:, :n], mask[:, :n]
-        elif input_ids.shape[1] < n:  # pad: masked out of the VLM's attention
-            pad = n - input_ids.shape[1]
-            input_ids = torch.nn.functional.pad(input_ids, (0, pad), value=0)
-            mask = torch.nn.functional.pad(mask, (0, pad), value=0)
-        states = self.vlm.model(pixel_values=pixel_values, input_ids=input_ids, attention_mask=mask).last_hidden_state
-        return rms_normalise(states)
+    # ---- the prefix --------------------------------------------------------------------------------
+    def image_tokens(self) -> int:
+        return self.prefix_tokens - self.cfg.max_text_tokens
 
     def prompt_ids(self, tokenizer, text: str, batch: int = 1) -> torch.Tensor:
-        """(batch, N) ids of the prefix: the image placeholders, then the instruction's tokens."""
-        words = tokenizer(text.lower(), add_special_tokens=False)["input_ids"]
-        if max(words, default=0) >= self.vlm.config.text_config.vocab_size:
-            raise ValueError(f"the tokenizer's ids reach {max(words)}, the VLM's vocabulary has "
-                             f"{self.vlm.config.text_config.vocab_size}")
-        ids = [self.vlm.config.image_token_index] * self.image_tokens() + words
+        """(batch, N) ids: the image placeholders, then the instruction with a newline (pi0's prompt;
+        a Gemma tokenizer adds BOS), cut to max_text_tokens."""
+        words = tokenizer(text.strip().lower() + "\n")["input_ids"][: self.cfg.max_text_tokens]
+        vocab = self.pi0.config.vlm_config.text_config.vocab_size
+        if max(words, default=0) >= vocab:
+            raise ValueError(f"the tokenizer's ids reach {max(words)}, the VLM's vocabulary has {vocab}")
+        ids = [self.pi0.config.vlm_config.image_token_id] * self.image_tokens() + words
         return torch.tensor([ids] * batch)
 
-    @property
-    def prefix_tokens(self) -> int:
-        return self.image_tokens() + self.cfg.max_text_tokens
+    def embed_prefix(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask=None) -> torch.Tensor:
+        """Images (B, 3, S, S) in [0, 1] and ids (B, N) -> pi0's prefix embeddings (B, L, W), unused text
+        slots zero."""
+        pixels = (pixel_values * 2.0 - 1.0)[:, None]  # one camera; pi0 takes [-1, 1]
+        cameras = torch.ones(pixels.shape[:2], dtype=torch.bool)
+        prefix = self.pi0.model.embed_prefix(input_ids, pixels, cameras)
+        if attention_mask is not None:
+            prefix = prefix * attention_mask[..., None]
+        return nn.functional.pad(prefix, (0, 0, 0, self.prefix_tokens - prefix.shape[1]))
 
-    def image_tokens(self) -> int:
-        vision = self.vlm.config.vision_config
-        return (vision.image_size // vision.patch_size) ** 2
+    def corrupt(self, prefix: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """DDPM forward process on the RMS-normalised tokens, scaled back; zero (unused) slots stay zero."""
+        b = prefix.shape[0]
+        rms = prefix.pow(2).mean(-1, keepdim=True).sqrt()
+        unit = prefix / rms.clamp_min(1e-6)
+        noisy = self.smoother.corrupt(unit.reshape(b, -1), t, None if noise is None else noise.reshape(b, -1))
+        return noisy.reshape(prefix.shape) * rms
 
-    def _proprio(self, proprio: torch.Tensor | None, b: int) -> torch.Tensor:
-        if proprio is None or self.cfg.proprio_dim == 0:
-            return torch.zeros(b, self.cfg.proprio_dim)
-        if proprio.shape != (b, self.cfg.proprio_dim):
-            raise ValueError(f"proprio has shape {tuple(proprio.shape)}, expected ({b}, {self.cfg.proprio_dim})")
-        return proprio
+    # ---- the flow ----------------------------------------------------------------------------------
+    def _padded(self, x: torch.Tensor, width: int) -> torch.Tensor:
+        return nn.functional.pad(x.float(), (0, width - x.shape[-1]))
+
+    def _cache(self, prefix_t: torch.Tensor, mask: torch.Tensor):
+        return self.pi0.model.vlm(inputs_embeds=prefix_t, attention_mask=mask, position_ids=mask.cumsum(-1) - 1,
+                                  token_type_ids=torch.zeros_like(mask), use_cache=True).cache
+
+    def _velocity(self, cache, mask, state, x, s, t) -> torch.Tensor:
+        tokens = self.pi0.embed_action_time(state, x, s)
+        tokens = tokens + self.context_time(sinusoidal(t.float(), self.cfg.time_frequencies))[:, None, :]
+        out = self.pi0.model(action_embeds=tokens, attention_mask=mask, cache=cache).last_hidden_state
+        return self.pi0.action_out_proj(out[:, -self.cfg.horizon:])
+
+    def _state(self, proprio: torch.Tensor | None, b: int) -> torch.Tensor:
+        p = self.cfg.proprio_dim
+        if proprio is None or p == 0:
+            return torch.zeros(b, self.pi0.config.max_state_dim)
+        if proprio.shape != (b, p):
+            raise ValueError(f"proprio has shape {tuple(proprio.shape)}, expected ({b}, {p})")
+        return self._padded(proprio, self.pi0.config.max_state_dim)
+
+    @staticmethod
+    def _mask(prefix: torch.Tensor) -> torch.Tensor:
+        return (prefix.abs().sum(-1) > 0).long()
 
     def loss(self, actions: torch.Tensor, prefix: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
-        """Context-smoothed flow matching: t ~ U{0..T} per sample, independent of the flow time s."""
-        b = actions.shape[0]
+        """Context-smoothed flow matching: t ~ U{0..T} per sample, the flow time as pi0 draws it."""
+        b, pc = actions.shape[0], self.pi0.config
         t = self.smoother.sample_timesteps(b)
-        noisy = self.smoother.corrupt(prefix.reshape(b, -1), t).reshape(prefix.shape)
-        s = torch.floor(torch.rand(b) * self.cfg.flow_bins) / self.cfg.flow_bins
-        z = torch.randn_like(actions)
-        x = (1 - s)[:, None, None] * actions + s[:, None, None] * z
-        v = self.expert(x, s, noisy, t, self._proprio(proprio, b))
-        return (v - (z - actions)).pow(2).mean()
+        mask = self._mask(prefix)
+        cache = self._cache(self.corrupt(prefix, t), mask)
+        s = torch.distributions.Beta(pc.time_sampling_beta_alpha, pc.time_sampling_beta_beta).sample((b,))
+        s = s * pc.time_sampling_scale + pc.time_sampling_offset
+        a = self._padded(actions, pc.max_action_dim)
+        z = torch.randn_like(a)
+        x = s[:, None, None] * z + (1 - s[:, None, None]) * a
+        v = self._velocity(cache, mask, self._state(proprio, b), x, s, t)
+        return (v - (z - a))[..., : self.cfg.action_dim].pow(2).mean()
 
     @torch.no_grad()
     def sample(self, prefix: torch.Tensor, proprio: torch.Tensor | None, action_noise: torch.Tensor,
                timestep: torch.Tensor, context_noise: torch.Tensor) -> torch.Tensor:
         """Deterministic given (action_noise (B, H, d), timestep (B,), context_noise shaped like prefix)."""
-        b = prefix.shape[0]
-        noisy = self.smoother.corrupt(prefix.reshape(b, -1), timestep.long(), context_noise.reshape(b, -1))
-        noisy = noisy.reshape(prefix.shape)
-        x, steps, p = action_noise, self.cfg.flow_steps, self._proprio(proprio, b)
-        for k in range(steps):  # Euler from s = 1 (noise) to s = 0 (actions)
+        b, pc = prefix.shape[0], self.pi0.config
+        mask = self._mask(prefix)
+        cache = self._cache(self.corrupt(prefix, timestep.long(), context_noise), mask)
+        length, state = cache.get_seq_length(), self._state(proprio, b)
+        x, steps = self._padded(action_noise, pc.max_action_dim), pc.num_inference_steps
+        for k in range(steps):  # Euler from s = 1 (noise) to s = 0 (actions), as pi0 samples
             s = torch.full((b,), 1.0 - k / steps)
-            x = x - self.expert(x, s, noisy, timestep, p) / steps
-        return x
+            x = x - self._velocity(cache, mask, state, x, s, timestep.long()) / steps
+            cache.crop(length - cache.get_seq_length())  # drop the expert's own keys: the prefix cache stays
+        return x[..., : self.cfg.action_dim]
 
 
-class Pi0Sampler:
-    """The Sampler protocol over a Pi0Policy: the context is the flattened prefix (L * D values, L the
-    policy's `prefix_tokens`), as perception computes it with `embed_prefix`. The context noise is
-    steered in `noise_ranks` = (token, width) directions (vla.prefix_noise); a full (L * D) noise is
-    taken as it is."""
-
-    def __init__(self, policy: Pi0Policy, noise_ranks: tuple[int, int] = RANKS, noise_seed: int = 0):
-        self.policy = policy.eval()
-        self.prefix_tokens = policy.prefix_tokens
-        self.horizon, self.action_dim = policy.cfg.horizon, policy.cfg.action_dim
-        self.context_dim = self.prefix_tokens * policy.prefix_width
-        self.prefix_noise = PrefixNoise(self.prefix_tokens, policy.prefix_width, *noise_ranks, seed=noise_seed)
-        self.context_noise_dim = self.prefix_noise.dim
-        self.proprio_dim = policy.cfg.proprio_dim
-        self.num_timesteps = policy.cfg.num_context_timesteps
-
-    def sample(self, context, proprio, action_noise, timestep, context_noise, guidance=None) -> np.ndarray:
-        if guidance is not None:
-            raise ValueError("a pi0 sampler has no classifier-free guidance")
-        context = torch.as_tensor(np.asarray(context, np.float32))
-        b = context.shape[0]
-        if context.shape[1] != self.context_dim:
-            raise ValueError(f"context has {context.shape[1]} values, expected {self.prefix_tokens} prefix tokens x "
-                             f"{self.policy.prefix_width} = {self.context_dim}")
-        noise = torch.as_tensor(np.asarray(action_noise, np.float32))
-        if noise.ndim == 2:  # one vector repeated over the chunk, as DSRL steers it
-            noise = noise[:, None, :].expand(b, self.horizon, self.action_dim)
-        prefix = context.reshape(b, self.prefix_tokens, self.policy.prefix_width)
-        eps = torch.as_tensor(np.asarray(context_noise, np.float32))
-        if eps.shape[1] != self.context_dim:
-            eps = self.prefix_noise(eps)  # (B, E) steered directions -> (B, L, D), ValueError for another width
-        chunk = self.policy.sample(prefix, torch.as_tensor(np.asarray(proprio, np.float32)), noise.contiguous(),
-                                   torch.as_tensor(np.asarray(timestep)).long(), eps)
-        return chunk.numpy()
-
-
-def save_pi0(path: str | Path, policy: Pi0Policy) -> Path:
+# ---- folders ---------------------------------------------------------------------------------------
+def save_csp_pi0(path: str | Path, model: CspPi0) -> Path:
     from safetensors.torch import save_model
 
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "config.json").write_text(json.dumps({"format": "tmrl-pi0/1", **asdict(policy.cfg)}, indent=1))
-    save_model(policy, str(path / "model.safetensors"))  # handles the VLM's tied embeddings
+    model.pi0.save_pretrained(str(path))
+    (path / "csp.json").write_text(json.dumps({"format": FORMAT, **asdict(model.cfg)}, indent=1))
+    save_model(model.context_time, str(path / "csp.safetensors"))
     return path
 
 
-def read_pi0_config(path: str | Path) -> Pi0Config:
-    """The config of a tmrl pi0 folder (config.json), without its weights."""
-    config = Path(path) / "config.json"
-    if not config.is_file():
-        raise FileNotFoundError(f"no config.json in {path} (a tmrl pi0 folder holds config.json and "
-                                f"model.safetensors)")
+def read_csp_config(path: str | Path) -> CspPi0Config:
+    config = Path(path) / "csp.json"
     raw = json.loads(config.read_text())
-    if raw.pop("format", None) != "tmrl-pi0/1":
-        raise ValueError(f"{config} is not a tmrl pi0 config (openpi and LeRobot pi0 layouts are not mapped yet)")
-    return Pi0Config(**raw)
+    if raw.pop("format", None) != FORMAT:
+        raise ValueError(f"{config} is not a tmrl CSP pi0 config")
+    return CspPi0Config(**raw)
 
 
-def load_pi0(path: str | Path) -> Pi0Policy:
-    """A Pi0Policy from a folder with config.json and model.safetensors; FileNotFoundError or ValueError
-    naming what is missing (including checkpoints of other layouts, which this loader does not map)."""
+def load_csp_pi0(path: str | Path) -> CspPi0:
+    """A CspPi0 from a folder save_csp_pi0 or import_pi0 wrote; errors name what is missing."""
     from safetensors.torch import load_model
+    from transformers import PI0ForConditionalGeneration
 
     path = Path(path)
-    cfg, weights = read_pi0_config(path), path / "model.safetensors"
+    for needed in ("config.json", "model.safetensors", "csp.json", "csp.safetensors"):
+        if not (path / needed).is_file():
+            hint = " (an openpi or LeRobot pi0 checkpoint: `tmrl vla-import` it first)" if needed.startswith("csp") \
+                else ""
+            raise FileNotFoundError(f"no {needed} in {path}{hint}")
+    pi0 = PI0ForConditionalGeneration.from_pretrained(str(path), local_files_only=True)
+    model = CspPi0(pi0, read_csp_config(path))
+    load_model(model.context_time, str(path / "csp.safetensors"))
+    return model.eval()
+
+
+# Parameter names of pi0 checkpoints -> transformers' PI0ForConditionalGeneration. openpi's PyTorch
+# conversion and LeRobot >= 0.4 name them paligemma_with_expert.paligemma.model.* (LeRobot adds "model.");
+# LeRobot 0.3 (the Hub's lerobot/pi0) paligemma_with_expert.paligemma.language_model.model.*, and both keep
+# SigLIP's "vision_model." level, which transformers 5 drops.
+_RENAMES = [
+    (r"^model\.(?=paligemma_with_expert|state_proj|action_)", ""),
+    (r"paligemma\.language_model\.lm_head", "paligemma.lm_head"),
+    (r"paligemma\.language_model\.model\.", "paligemma.model.language_model."),
+    (r"paligemma\.(vision_tower|multi_modal_projector)", r"paligemma.model.\1"),
+    (r"vision_tower\.vision_model\.", "vision_tower."),
+    (r"^paligemma_with_expert\.paligemma\.lm_head", "model.vlm.language_model.embed_tokens"),
+    (r"^paligemma_with_expert\.gemma_expert\.lm_head", "model.dit.embed_tokens"),
+    (r"^paligemma_with_expert\.paligemma\.model\.", "model.vlm."),
+    (r"^paligemma_with_expert\.gemma_expert\.model\.", "model.dit."),
+    (r"^(state_proj|action_in_proj|action_time_mlp_in|action_time_mlp_out)", r"embed_action_time.\1"),
+]
+
+
+def native_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, value in state.items():
+        for pattern, replacement in _RENAMES:
+            name = re.sub(pattern, replacement, name)
+        out[name] = value
+    return out
+
+
+def import_pi0(source: str | Path, out: str | Path, action_dim: int, proprio_dim: int = 0,
+               max_text_tokens: int = 48, pi0_config=None) -> Path:
+    """An openpi (PyTorch conversion) or LeRobot pi0 checkpoint folder (model.safetensors, its config.json)
+    -> a tmrl CSP pi0 folder at `out`, pi0's weights unchanged. The model is pi0's published size (PaliGemma
+    3B + the 300M expert) unless `pi0_config` says otherwise; ValueError naming the parameters the
+    checkpoint lacks or has in excess, or has in another shape."""
+    from safetensors.torch import load_file
+    from transformers import PI0Config, PI0ForConditionalGeneration
+
+    source = Path(source)
+    weights = source / "model.safetensors"
     if not weights.is_file():
-        raise FileNotFoundError(f"no model.safetensors in {path} (a tmrl pi0 folder holds config.json and "
-                                f"model.safetensors)")
-    policy = Pi0Policy(cfg)
-    missing, unexpected = load_model(policy, str(weights), strict=False)
+        raise FileNotFoundError(f"no model.safetensors in {source} (an openpi or LeRobot pi0 checkpoint)")
+    if pi0_config is None:
+        meta = json.loads((source / "config.json").read_text()) if (source / "config.json").is_file() else {}
+        horizon = meta.get("action_horizon") or meta.get("n_action_steps") or meta.get("chunk_size") or 50
+        pi0_config = PI0Config(chunk_size=int(horizon))
+    pi0 = PI0ForConditionalGeneration(pi0_config)
+    wanted = pi0.state_dict()
+    state = native_names(load_file(str(weights)))
+    state.setdefault("model.dit.embed_tokens.weight", wanted["model.dit.embed_tokens.weight"])  # pi0 never uses it
+    missing = sorted(set(wanted) - set(state))
+    unexpected = sorted(set(state) - set(wanted))
     if missing or unexpected:
-        raise ValueError(f"{weights}: missing {sorted(missing)[:5]}{'...' if len(missing) > 5 else ''}, "
-                         f"unexpected {sorted(unexpected)[:5]}")
-    return policy.eval()
+        raise ValueError(f"{weights} is not a pi0 of this size: missing {missing[:4]} ({len(missing)} in all), "
+                         f"unexpected {unexpected[:4]} ({len(unexpected)} in all)")
+    wrong = [(k, tuple(state[k].shape)) for k in wanted if state[k].shape != wanted[k].shape]
+    if wrong:
+        raise ValueError(f"{weights}: parameters of another shape than pi0's: {wrong[:3]}")
+    pi0.load_state_dict({k: v.to(wanted[k].dtype) for k, v in state.items()})
+    return save_csp_pi0(out, CspPi0(pi0, CspPi0Config(action_dim, proprio_dim, max_text_tokens)))

@@ -1,12 +1,12 @@
-"""CSP training of a pi0-class policy on demonstrations with images and an instruction (the layout of
+"""CSP training of a pi0 policy (vla.pi0) on demonstrations with images and an instruction (the layout of
 `tmrl libero-demos`: `observations` = proprioception, `actions`, `terminals`, `images_<camera>`, and the
 sidecar JSON's `language`).
 
 Each batch draws rows; a row's action chunk is the next `horizon` actions of its episode (the last one
 repeated past the episode's end), its prefix comes from the row's camera image and the tokenised
-instruction through the VLM, and the loss is Pi0Policy.loss (context-smoothed flow matching: t drawn
+instruction through the VLM, and the loss is CspPi0.loss (context-smoothed flow matching: t drawn
 per sample, the VLM trained with the expert). The run resumes from `out/train_state.pt`; the policy is
-saved with save_pi0 (`out/`); `train_state.pt` holds the weights it resumes from with the optimizer and the
+saved with save_csp_pi0 (`out/`); `train_state.pt` holds the weights it resumes from with the optimizer and the
 step, written atomically, so a crash between the two files cannot resume weights of another step.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from tmrl_learning.vla.pi0 import load_pi0, save_pi0
+from tmrl_learning.vla.pi0 import load_csp_pi0, save_csp_pi0
 from tmrl_learning.vla.tokenizer import load_tokenizer
 
 
@@ -64,11 +64,11 @@ def train_csp(policy_dir: str | Path, demos: str | Path, tokenizer_dir: str | Pa
     out = Path(out)
     state_path = out / "train_state.pt"
     state = torch.load(state_path, weights_only=False) if state_path.is_file() else None
-    policy = load_pi0(policy_dir)
+    policy = load_csp_pi0(policy_dir)
     if state is not None:
         policy.load_state_dict(state["policy"])
     data, tokenizer = Demonstrations.load(demos, camera, policy.cfg.proprio_dim), load_tokenizer(tokenizer_dir)
-    vision = policy.vlm.config.vision_config.image_size
+    vision = policy.image_side
     if data.images.shape[1:3] != (vision, vision):
         raise ValueError(f"demonstration images are {data.images.shape[1:3]}, the VLM takes {vision} x {vision}")
     if data.proprio.shape[1] != policy.cfg.proprio_dim or data.actions.shape[1] != policy.cfg.action_dim:
@@ -85,7 +85,7 @@ def train_csp(policy_dir: str | Path, demos: str | Path, tokenizer_dir: str | Pa
     policy.train()
 
     def save() -> None:
-        save_pi0(out, policy)
+        save_csp_pi0(out, policy)
         tmp = state_path.with_suffix(".tmp")
         torch.save({"policy": policy.state_dict(), "optimizer": optimizer.state_dict(),
                     "torch_rng": torch.get_rng_state(), "rng": rng.bit_generator.state, "step": step,
