@@ -32,6 +32,7 @@ def add_csp_commands(sub: argparse._SubParsersAction) -> None:
     srv.add_argument("--port", type=int, default=8000)
     srv.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     srv.add_argument("--threads", type=int, default=1)
+    srv.add_argument("--device", default="cpu", help="where a pi0 folder's model runs (cuda on a GPU machine)")
     srv.set_defaults(func=_serve)
 
     cov = sub.add_parser("coverage", help="success@K of pre-trained policies at fixed context timesteps")
@@ -117,7 +118,7 @@ def _serve(args: argparse.Namespace) -> int:
     from tmrl_learning.remote.openpi import serve
 
     torch.set_num_threads(args.threads)
-    sampler = load_sampler(args.checkpoint, args.backend, args.threads)
+    sampler = load_sampler(args.checkpoint, args.backend, args.threads, device=args.device)
     serve(sampler, args.host, args.port, ready=lambda: print(f"serving {args.checkpoint} on ws://{args.host}:{args.port}",
                                                              flush=True))
     return 0

@@ -66,10 +66,11 @@ def steered_dims(checkpoint: str | Path, context_dim: int) -> tuple[int, int]:
 
 
 def load_sampler(checkpoint: str | Path, backend: str = "torch", threads: int = 1,
-                 onnx_path: str | Path | None = None) -> FlowSampler:
+                 onnx_path: str | Path | None = None, device: str = "cpu") -> FlowSampler:
     """The Sampler of a policy checkpoint. backend "onnx" writes its graph to `onnx_path` (default:
     next to the checkpoint, or a temporary folder where that is not writable); backend "openpi" is a
-    policy served elsewhere over openpi's websocket protocol, `checkpoint` being its address."""
+    policy served elsewhere over openpi's websocket protocol, `checkpoint` being its address. `device`
+    places a pi0 folder's model (e.g. "cuda" on a GPU machine)."""
     if backend == "openpi":  # `checkpoint` is the server's address (host:port or ws://...)
         from tmrl_learning.remote.openpi import RemoteSampler
 
@@ -82,7 +83,7 @@ def load_sampler(checkpoint: str | Path, backend: str = "torch", threads: int = 
 
         if backend != "torch":
             raise ValueError(f"{checkpoint} is a pi0 VLA: its sampler runs in PyTorch (backend 'torch')")
-        return Pi0Sampler(load_csp_pi0(checkpoint))
+        return Pi0Sampler(load_csp_pi0(checkpoint), device=device)
     policy, _ = load_policy(checkpoint)
     if backend == "torch":
         return FlowSampler(policy)

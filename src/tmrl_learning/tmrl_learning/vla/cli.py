@@ -38,7 +38,7 @@ def _csp(args) -> int:
     from tmrl_learning.vla.train import train_csp
 
     losses = train_csp(args.policy, args.demos, args.tokenizer, args.out, args.steps, args.batch_size, args.lr,
-                       args.seed, args.camera)
+                       args.seed, args.camera, device=args.device)
     print(f"tmrl vla-csp: {args.out}: loss {sum(losses[:10]) / 10:.4f} (first 10) -> {sum(losses[-10:]) / 10:.4f}")
     return 0
 
@@ -74,4 +74,5 @@ def add_vla_commands(sub) -> None:
     csp.add_argument("--lr", type=float, default=1e-4)
     csp.add_argument("--camera", default="agentview")
     csp.add_argument("--seed", type=int, default=0)
+    csp.add_argument("--device", default="cpu", help="cuda on a GPU machine")
     csp.set_defaults(func=_csp)

@@ -99,7 +99,7 @@ class CspPi0(nn.Module):
         """Images (B, 3, S, S) in [0, 1] and ids (B, N) -> pi0's prefix embeddings (B, L, W), unused text
         slots zero."""
         pixels = (pixel_values * 2.0 - 1.0)[:, None]  # one camera; pi0 takes [-1, 1]
-        cameras = torch.ones(pixels.shape[:2], dtype=torch.bool)
+        cameras = torch.ones(pixels.shape[:2], dtype=torch.bool, device=pixels.device)
         prefix = self.pi0.model.embed_prefix(input_ids, pixels, cameras)
         if attention_mask is not None:
             prefix = prefix * attention_mask[..., None]
@@ -130,7 +130,7 @@ class CspPi0(nn.Module):
     def _state(self, proprio: torch.Tensor | None, b: int) -> torch.Tensor:
         p = self.cfg.proprio_dim
         if proprio is None or p == 0:
-            return torch.zeros(b, self.pi0.config.max_state_dim)
+            return torch.zeros(b, self.pi0.config.max_state_dim, device=self.pi0.device)
         if proprio.shape != (b, p):
             raise ValueError(f"proprio has shape {tuple(proprio.shape)}, expected ({b}, {p})")
         return self._padded(proprio, self.pi0.config.max_state_dim)
@@ -142,11 +142,11 @@ class CspPi0(nn.Module):
     def loss(self, actions: torch.Tensor, prefix: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
         """Context-smoothed flow matching: t ~ U{0..T} per sample, the flow time as pi0 draws it."""
         b, pc = actions.shape[0], self.pi0.config
-        t = self.smoother.sample_timesteps(b)
+        t = self.smoother.sample_timesteps(b).to(prefix.device)
         mask = self._mask(prefix)
         cache = self._cache(self.corrupt(prefix, t), mask)
         s = torch.distributions.Beta(pc.time_sampling_beta_alpha, pc.time_sampling_beta_beta).sample((b,))
-        s = s * pc.time_sampling_scale + pc.time_sampling_offset
+        s = (s * pc.time_sampling_scale + pc.time_sampling_offset).to(prefix.device)
         a = self._padded(actions, pc.max_action_dim)
         z = torch.randn_like(a)
         x = s[:, None, None] * z + (1 - s[:, None, None]) * a
@@ -163,7 +163,7 @@ class CspPi0(nn.Module):
         length, state = cache.get_seq_length(), self._state(proprio, b)
         x, steps = self._padded(action_noise, pc.max_action_dim), pc.num_inference_steps
         for k in range(steps):  # Euler from s = 1 (noise) to s = 0 (actions), as pi0 samples
-            s = torch.full((b,), 1.0 - k / steps)
+            s = torch.full((b,), 1.0 - k / steps, device=prefix.device)
             x = x - self._velocity(cache, mask, state, x, s, timestep.long()) / steps
             cache.crop(length - cache.get_seq_length())  # drop the expert's own keys: the prefix cache stays
         return x[..., : self.cfg.action_dim]

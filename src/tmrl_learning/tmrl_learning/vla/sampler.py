@@ -15,8 +15,10 @@ class Pi0Sampler:
     steered in `noise_ranks` = (token, width) directions (vla.prefix_noise); a full (L * D) noise is
     taken as it is."""
 
-    def __init__(self, policy: CspPi0, noise_ranks: tuple[int, int] = RANKS, noise_seed: int = 0):
-        self.policy = policy.eval()
+    def __init__(self, policy: CspPi0, noise_ranks: tuple[int, int] = RANKS, noise_seed: int = 0,
+                 device: str = "cpu"):
+        self.device = torch.device(device)  # "cuda": on a GPU machine (the inputs move there, chunks come back)
+        self.policy = policy.eval().to(self.device)
         self.prefix_tokens = policy.prefix_tokens
         self.horizon, self.action_dim = policy.cfg.horizon, policy.cfg.action_dim
         self.context_dim = self.prefix_tokens * policy.prefix_width
@@ -28,7 +30,7 @@ class Pi0Sampler:
     def sample(self, context, proprio, action_noise, timestep, context_noise, guidance=None) -> np.ndarray:
         if guidance is not None:
             raise ValueError("a pi0 sampler has no classifier-free guidance")
-        context = torch.as_tensor(np.asarray(context, np.float32))
+        context = torch.as_tensor(np.asarray(context, np.float32)).to(self.device)
         b = context.shape[0]
         if context.shape[1] != self.context_dim:
             raise ValueError(f"context has {context.shape[1]} values, expected {self.prefix_tokens} prefix tokens x "
@@ -40,6 +42,7 @@ class Pi0Sampler:
         eps = torch.as_tensor(np.asarray(context_noise, np.float32))
         if eps.shape[1] != self.context_dim:
             eps = self.prefix_noise(eps)  # (B, E) steered directions -> (B, L, D), ValueError for another width
-        chunk = self.policy.sample(prefix, torch.as_tensor(np.asarray(proprio, np.float32)), noise.contiguous(),
-                                   torch.as_tensor(np.asarray(timestep)).long(), eps)
-        return chunk.numpy()
+        chunk = self.policy.sample(prefix, torch.as_tensor(np.asarray(proprio, np.float32)).to(self.device),
+                                   noise.contiguous().to(self.device),
+                                   torch.as_tensor(np.asarray(timestep)).long().to(self.device), eps.to(self.device))
+        return chunk.cpu().numpy()

@@ -59,11 +59,12 @@ class Demonstrations:
 
 def train_csp(policy_dir: str | Path, demos: str | Path, tokenizer_dir: str | Path, out: str | Path, steps: int,
               batch_size: int = 16, lr: float = 1e-4, seed: int = 0, camera: str = "agentview",
-              checkpoint_every: int = 100, progress: bool = True) -> list[float]:
-    """CSP-train the pi0 folder `policy_dir` on `demos`; write the result to `out` (resumable). -> losses."""
+              checkpoint_every: int = 100, progress: bool = True, device: str = "cpu") -> list[float]:
+    """CSP-train the pi0 folder `policy_dir` on `demos` (on `device`: "cuda" on a GPU machine); write the
+    result to `out` (resumable). -> losses."""
     out = Path(out)
     state_path = out / "train_state.pt"
-    state = torch.load(state_path, weights_only=False) if state_path.is_file() else None
+    state = torch.load(state_path, map_location=device, weights_only=False) if state_path.is_file() else None
     policy = load_csp_pi0(policy_dir)
     if state is not None:
         policy.load_state_dict(state["policy"])
@@ -74,13 +75,14 @@ def train_csp(policy_dir: str | Path, demos: str | Path, tokenizer_dir: str | Pa
     if data.proprio.shape[1] != policy.cfg.proprio_dim or data.actions.shape[1] != policy.cfg.action_dim:
         raise ValueError(f"demonstrations have proprio {data.proprio.shape[1]} / actions {data.actions.shape[1]}, the "
                          f"policy takes {policy.cfg.proprio_dim} / {policy.cfg.action_dim}")
-    ids = policy.prompt_ids(tokenizer, data.language, batch_size)
+    policy.to(device)
+    ids = policy.prompt_ids(tokenizer, data.language, batch_size).to(device)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=1e-6, betas=(0.95, 0.999))
     torch.manual_seed(seed)
     rng, step, losses = np.random.default_rng(seed), 0, []
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())
         rng.bit_generator.state, step, losses = state["rng"], state["step"], state["losses"]
     policy.train()
 
@@ -94,7 +96,8 @@ def train_csp(policy_dir: str | Path, demos: str | Path, tokenizer_dir: str | Pa
 
     bar = tqdm(total=steps, initial=step, desc="csp pi0", disable=not progress)
     while step < steps:
-        pixels, proprio, actions = data.batch(rng.integers(len(data.actions), size=batch_size), policy.cfg.horizon)
+        batch = data.batch(rng.integers(len(data.actions), size=batch_size), policy.cfg.horizon)
+        pixels, proprio, actions = (x.to(device) for x in batch)
         loss = policy.loss(actions, policy.embed_prefix(pixels, ids), proprio)
         optimizer.zero_grad()
         loss.backward()
