@@ -181,3 +181,26 @@ def test_a_robot_graph_adds_its_cameras_intervention_and_recorder(tmp_path):
     remote = robot_finetune_graph("widowx", "/wx250s", "widowx-reach", str(tmp_path / "csp.pt"), tmp_path / "run",
                                   learner=False)
     assert "learner" not in [s.name for s in remote] and "steering" in [s.name for s in remote]
+
+
+def test_a_vla_graph_makes_the_prefix_from_a_camera(tmp_path):
+    """With a tokenizer the checkpoint is a pi0 folder: perception turns the first camera and the
+    instruction into the prefix, the policy server samples in PyTorch, steering calls it."""
+    specs = robot_finetune_graph("widowx", "/wx250s", "widowx-reach", str(tmp_path / "pi0"), tmp_path / "run",
+                                 cameras=("0123",), tokenizer=str(tmp_path / "tokenizer"))
+    perception = next(s for s in specs if s.name == "perception")
+    assert declared(perception, tmp_path, inputs="", vla_policy="", tokenizer="", image_topics=["x"]) == {
+        "inputs": "vla", "vla_policy": str(tmp_path / "pi0"), "tokenizer": str(tmp_path / "tokenizer"),
+        "image_topics": ["/camera0/color/image_raw"]}
+    server = next(s for s in specs if s.name == "policy_server")
+    assert declared(server, tmp_path, backend="", checkpoint="") == {"backend": "torch",
+                                                                      "checkpoint": str(tmp_path / "pi0")}
+    steering = next(s for s in specs if s.name == "steering")
+    assert declared(steering, tmp_path, sample_in_process=True) == {"sample_in_process": False}
+    with pytest.raises(ValueError, match="a VLA needs a camera"):
+        robot_finetune_graph("widowx", "/wx250s", "widowx-reach", str(tmp_path / "pi0"), tmp_path / "run",
+                             tokenizer=str(tmp_path / "tokenizer"))
+    sim = sim_finetune_graph("libero-90-51-vla", str(tmp_path / "pi0"), tmp_path / "run",
+                             tokenizer=str(tmp_path / "tokenizer"), overrides={"perception": {"instruction": "go"}})
+    perception = next(s for s in sim if s.name == "perception")
+    assert declared(perception, tmp_path, inputs="", instruction="") == {"inputs": "vla", "instruction": "go"}

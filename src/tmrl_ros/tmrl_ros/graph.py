@@ -182,7 +182,8 @@ def vla_overrides(checkpoint: str, tokenizer: str, instruction: str = "") -> dic
 
 def robot_finetune_graph(robot: str, address: str, task: str, checkpoint: str, out_dir: str | os.PathLike,
                          device_options: str = "", cameras: tuple[str, ...] = (), intervention: bool = False,
-                         record_dir: str = "", learner: bool = True, **kwargs: Any) -> list[NodeSpec]:
+                         record_dir: str = "", learner: bool = True, tokenizer: str = "",
+                         **kwargs: Any) -> list[NodeSpec]:
     """`finetune_graph` on one real robot: the generic driver node (named `driver`) runs the task's robot
     driver at `address`. The agent settings of config/sim_finetune.yaml apply, then config/<robot>.yaml
     (control rate, safety step, the steering caps t_max_fraction and noise_bound for this robot).
@@ -190,8 +191,15 @@ def robot_finetune_graph(robot: str, address: str, task: str, checkpoint: str, o
     Optional: one RealSense node per serial in `cameras` (under /camera<i>/), the intervention node (Joy in),
     and a recorder of /tmrl/*, the cameras and the joint states into `record_dir`. `learner=False` leaves the
     learner to another machine of the DDS domain. Keyboard labels read a terminal: run
-    `ros2 run tmrl_ros keyboard_labels` in one."""
+    `ros2 run tmrl_ros keyboard_labels` in one. With a `tokenizer`, `checkpoint` is a pi0 folder
+    (`vla_overrides`) and perception makes its prefix from the first camera's colour image."""
     overrides = {name: dict(values) for name, values in (kwargs.pop("overrides", None) or {}).items()}
+    if tokenizer:
+        if not cameras:
+            raise ValueError("a VLA needs a camera: give a RealSense serial (cameras)")
+        vla = vla_overrides(checkpoint, tokenizer)
+        vla["perception"]["image_topics"] = ["/camera0/color/image_raw"]
+        overrides = {name: {**vla.get(name, {}), **overrides.get(name, {})} for name in {*vla, *overrides}}
     if device_options:
         overrides.setdefault("driver", {})["device_options"] = device_options
     driver = DriverSpec("driver", parameters={"task": task, "address": address})

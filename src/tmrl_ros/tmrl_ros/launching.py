@@ -40,7 +40,7 @@ def robot_launch_description(robot: str, address: DeclareLaunchArgument, task: s
                                      seed=int(arg("seed")),
                                      cameras=tuple(filter(None, arg("camera_serials").split(","))),
                                      intervention=arg("intervention").lower() == "true", record_dir=arg("record_dir"),
-                                     learner=arg("learner").lower() == "true")
+                                     learner=arg("learner").lower() == "true", tokenizer=arg("tokenizer"))
         return node_actions(specs)
 
     return LaunchDescription([
@@ -56,6 +56,8 @@ def robot_launch_description(robot: str, address: DeclareLaunchArgument, task: s
         DeclareLaunchArgument("intervention", default_value="false",
                               description="true: a SpaceMouse/gamepad (sensor_msgs/Joy on /joy) may take over"),
         DeclareLaunchArgument("record_dir", default_value="", description="record the session's bag here"),
+        DeclareLaunchArgument("tokenizer", default_value="",
+                              description="a VLA's tokenizer folder: checkpoint is a pi0 folder, camera0 its image"),
         DeclareLaunchArgument("learner", default_value="true",
                               description="false: the learner runs on another machine (docker/compose.yaml: learner)"),
         OpaqueFunction(function=nodes),
