@@ -43,21 +43,27 @@ def evaluate(make_chunks: ChunkMaker, envs, execute: int, seed: int, record_time
     return out
 
 
-def timestep_traces(run: Path, episodes: int = 4, seed: int = 7) -> tuple[dict, list[list[int]], list[bool]]:
-    """The context timesteps a TMRL run's last saved actor picks along `episodes` evaluation
-    trajectories (the paper's Figure 13) -> (run config, traces, each episode's success)."""
+def load_run(run: Path) -> tuple[dict, ChunkMaker]:
+    """A fine-tuning run's last saved actor over its frozen policy -> (run config, chunk maker)."""
     state = torch.load(Path(run) / "agent.pt", weights_only=False)
     cfg = from_dict(FinetuneConfig, state["config"])
-    if "timestep" not in method(cfg.method).heads:
-        raise ValueError(f"run {run} is {cfg.method}: its actor picks no context timestep")
     sampler = load_sampler(cfg.checkpoint)
     task = embodiment(cfg.task)
-    envs = [task.make_env(seed=seed + i) for i in range(episodes)]
     agent = build_agent(cfg.method, cfg.agent, task.obs_dim, task.action_dim, task.context_dim,
                         sampler.num_timesteps, cfg.t_max_fraction, cfg.seed)
     maker = ChunkMaker(agent, sampler, task, cfg.execute)
     if cfg.agent.action_critic:
         attach_action_critic(maker, task.action_dim)
     agent.load_state_dict(state["agent"])
-    result = evaluate(maker, envs, cfg.execute, seed=seed, record_timesteps=True)
-    return state["config"], result["timesteps"], result["successes"]
+    return state["config"], maker
+
+
+def timestep_traces(run: Path, episodes: int = 4, seed: int = 7) -> tuple[dict, list[list[int]], list[bool]]:
+    """The context timesteps a TMRL run's last saved actor picks along `episodes` evaluation
+    trajectories (the paper's Figure 13) -> (run config, traces, each episode's success)."""
+    config, maker = load_run(run)
+    if "timestep" not in method(config["method"]).heads:
+        raise ValueError(f"run {run} is {config['method']}: its actor picks no context timestep")
+    envs = [maker.embodiment.make_env(seed=seed + i) for i in range(episodes)]
+    result = evaluate(maker, envs, config["execute"], seed=seed, record_timesteps=True)
+    return config, result["timesteps"], result["successes"]
