@@ -159,7 +159,7 @@ def finetune_graph(driver: DriverSpec, *, task: str, checkpoint: str, out_dir: s
 def sim_finetune_graph(task: str, checkpoint: str, out_dir: str | os.PathLike, tokenizer: str = "",
                        **kwargs: Any) -> list[NodeSpec]:
     """`finetune_graph` with simulated robots (`sim_bridge`) and config/sim_finetune.yaml. With a
-    `tokenizer`, `checkpoint` is a pi0-class VLA folder (`vla_overrides`) and `task` one whose
+    `tokenizer`, `checkpoint` is a pi0 folder (`vla_overrides`) and `task` one whose
     simulator renders a camera."""
     kwargs.setdefault("params_file", config_file("sim_finetune.yaml"))
     if tokenizer:
@@ -171,7 +171,7 @@ def sim_finetune_graph(task: str, checkpoint: str, out_dir: str | os.PathLike, t
 
 
 def vla_overrides(checkpoint: str, tokenizer: str, instruction: str = "") -> dict[str, dict[str, Any]]:
-    """What runs a pi0-class VLA folder in a graph: perception makes its prefix (the context) from the
+    """What runs a pi0 folder in a graph: perception makes its prefix (the context) from the
     camera image and the instruction (the task's, unless given), the policy server samples it in PyTorch,
     and steering calls the policy server (one copy of the VLA's weights in the graph, not one per robot)."""
     return {"perception": {"inputs": "vla", "vla_policy": str(checkpoint), "tokenizer": str(tokenizer),

@@ -9,7 +9,7 @@
                               timestep 0)
 
 inputs = "driver": the driver's observation is the state of a simulated task (its layout from
-`task`). inputs = "vla": the state as with "driver", and the context is a pi0-class VLA's prefix
+`task`). inputs = "vla": the state as with "driver", and the context is a pi0 VLA's prefix
 (`vla_policy`, `tokenizer`, the task's instruction unless `instruction` is set) from the camera image
 on `image_topics` (default: the task's first camera, `<camera>/image_raw`) taken with the observation
 (matched by stamp). inputs = "sensors": each driver observation is matched with the joint state and point
@@ -83,7 +83,7 @@ class PerceptionNode(Node):
                                f"{self.layout.context_dim} values")
 
     def start_vla(self, spec) -> None:
-        policy = declare(self, "vla_policy", "", "the pi0-class policy folder whose prefix is the context")
+        policy = declare(self, "vla_policy", "", "the pi0 folder whose prefix is the context")
         tokenizer = declare(self, "tokenizer", "", "its tokenizer folder")
         instruction = declare(self, "instruction", "", "the instruction ('': the task's own)")
         topics = declare(self, "image_topics", [f"{c}/image_raw" for c in spec.cameras[:1]],

@@ -56,7 +56,7 @@ class OnnxFlowSampler(FlowSampler):
 def steered_dims(checkpoint: str | Path, context_dim: int) -> tuple[int, int]:
     """(T, context noise width) of the policy at `checkpoint`, what a steering actor over it outputs,
     read without loading its weights: a flow policy's schedule and its context width `context_dim`; a
-    pi0-class folder's schedule and its steered prefix directions (vla.prefix_noise)."""
+    pi0 folder's schedule and its steered prefix directions (vla.prefix_noise)."""
     if Path(checkpoint).is_dir():  # a pi0 folder (tmrl_learning.vla.pi0)
         from tmrl_learning.vla.pi0 import read_csp_config
         from tmrl_learning.vla.prefix_noise import RANKS

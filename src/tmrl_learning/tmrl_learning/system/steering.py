@@ -18,7 +18,7 @@ from tmrl_learning.tmrl.methods import build_agent, method
 
 def steered_policy(cfg: FinetuneConfig, task: Embodiment) -> tuple[int, int]:
     """(T of the steered policy's context schedule, its context noise width) from its checkpoint (a
-    flow policy or a pi0-class folder); (0, the task's context width) for action-space methods."""
+    flow policy or a pi0 folder); (0, the task's context width) for action-space methods."""
     if not method(cfg.method).steers_policy:
         return 0, task.context_dim
     return steered_dims(cfg.checkpoint, task.context_dim)
