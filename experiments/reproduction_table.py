@@ -38,7 +38,8 @@ ROWS = [
          "0.18 / 0.18 / 0.12); BC 0.09 [0.03, 0.15] (0.06 / 0.14 / 0.06). In distribution: z-scored 0.55 [0.42, "
          "0.68], raw 0.18 [0.05, 0.33], BC 0.38 [0.20, 0.57] (300 episodes, 6000 steps)",
          interval=[0.09, 0.24],
-         interval_method="hierarchical bootstrap over 3 seeds x 50 starts (CSP z-scored, t = 50; pooled.md)", seeds=3, env_steps=0, budget_fraction=6000 / 200_000,
+         interval_method="hierarchical bootstrap over 3 seeds x 50 starts (CSP z-scored, t = 50; pooled.md)",
+         seeds=3, env_steps=0, budget_fraction=6000 / 200_000,
          verdict="partly: smoothing the context is what makes CSP cover held-out goals (t = 50 vs t = 0 of the same "
          "policies: intervals apart, 3 seeds), and CSP's 0.16 is above BC's 0.09, but their intervals overlap and BC "
          "is not 0 as in the paper; raw contexts (the authors') cover as much held out but lose in-distribution "
