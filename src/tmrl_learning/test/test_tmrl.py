@@ -303,12 +303,18 @@ def test_each_baseline_runs_through_the_one_runner_with_its_own_heads(tmp_path, 
 
 
 @pytest.mark.slow
-def test_a_compiled_agent_updates_like_the_eager_one(monkeypatch):
+def test_a_compiled_agent_updates_like_the_eager_one():
     """agent.compile compiles actor and critics in place: the same parameter names (checkpoints load
     either way) and, with the same random numbers, the same losses as the eager agent."""
     import torch._inductor.config as inductor
 
-    monkeypatch.setattr(inductor, "fallback_random", True)  # eager's random numbers inside compiled code
+    # Eager's random numbers inside compiled code. torch's own patch, not pytest's monkeypatch: pytest 9 undoes
+    # a module attribute by deleting it, which hides the option from later torch.export calls in this process.
+    with inductor.patch(fallback_random=True):
+        compiled_agent_updates_like_the_eager_one()
+
+
+def compiled_agent_updates_like_the_eager_one():
     rng = np.random.default_rng(0)
     buffer = ReplayBuffer(obs_dim=4, action_dim=6, capacity=512)
     buffer.add(observation=rng.normal(size=(300, 4)), steering_action=rng.uniform(-1, 1, (300, 6)),
