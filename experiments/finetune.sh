@@ -10,7 +10,8 @@
 # Environment: PRE (folder with csp/, bc/, ... checkpoints; default runs/csp-<task>), TAG (results go to
 # docs/results/finetune-<task>-<TAG>), RLPD_STEPS (rlpd executes one action per vector step; default STEPS),
 # PLOT=0 (skip the plot, e.g. when several invocations share one results folder), THREADS, WARMUP (transitions of
-# random steering, schedule.warmup_transitions; default 4 envs x STEPS / 8), EVAL_EVERY (vector steps between evaluations and checkpoints; default STEPS / 4).
+# random steering, schedule.warmup_transitions; default 4 envs x STEPS / 8), EVAL_EVERY (vector steps between evaluations and checkpoints; default STEPS / 4),
+# SEED_LIST (the seeds to run, e.g. "2"; overrides SEEDS).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 task="${1:-pointmaze}"; steps="${2:-600}"; seeds="${3:-2}"; methods="${4:-tmrl dsrl}"
@@ -29,7 +30,7 @@ declare -A ckpt=([tmrl]="$pre/csp/checkpoint.pt" [dsrl]="$pre/bc/checkpoint.pt" 
 dirs=()
 for method in $methods; do
   n="$steps"; [ "$method" = rlpd ] && n="${RLPD_STEPS:-$steps}"
-  for seed in $(seq 0 $((seeds - 1))); do
+  for seed in ${SEED_LIST:-$(seq 0 $((seeds - 1)))}; do
     args=(--method "$method" --task "$name" --seed "$seed" --steps "$n" --out "$runs/$method-s$seed"
           --set threads="${THREADS:-0}" --set eval_every="${EVAL_EVERY:-$((n / 4))}" --set checkpoint_every="${EVAL_EVERY:-$((n / 4))}"
           --set schedule.warmup_transitions="${WARMUP:-$((4 * n / 8))}" --set agent.compile=true)

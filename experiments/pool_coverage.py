@@ -14,13 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def pooled(rates: list[float], n: int, rng: np.random.Generator, draws: int = 10_000) -> tuple[float, float, float]:
-    outcomes = [np.r_[np.ones(round(r * n)), np.zeros(n - round(r * n))] for r in rates]
-    means = [np.mean([outcomes[s][rng.integers(n, size=n)].mean() for s in rng.integers(len(outcomes),
-                                                                                         size=len(outcomes))])
-             for _ in range(draws)]
-    return float(np.mean(rates)), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+from tmrl_learning.stats import pooled_fraction
 
 
 def main() -> None:
@@ -49,7 +43,7 @@ def main() -> None:
              "(seeds, then starts)", "", "| variant | t | seeds | per seed | pooled | 95% interval |",
              "| --- | --- | --- | --- | --- | --- |"]
     for (name, t), row in rows.items():
-        mean, low, high = pooled(row["rates"], row["n"], rng)
+        mean, low, high = pooled_fraction(row["rates"], row["n"], rng)
         lines.append(f"| {name} | {t} | {len(row['rates'])} | {' / '.join(f'{r:.2f}' for r in row['rates'])} | "
                      f"{mean:.2f} | [{low:.2f}, {high:.2f}] |")
     (args.folder / "pooled.md").write_text("\n".join(lines) + "\n")

@@ -22,6 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tmrl_learning.stats import bootstrap_mean  # noqa: E402
 from tmrl_learning.tmrl.evaluate import load_run  # noqa: E402
 
 LIFT_MARGIN = 0.01  # m above the resting height
@@ -53,14 +54,6 @@ def run_episodes(run: Path, episodes: int, seed: int) -> tuple[dict, list[dict]]
     return config, out
 
 
-def bootstrap(values: list[float], rng: np.random.Generator, n: int = 2000) -> tuple[float, float, float]:
-    if not values:
-        return float("nan"), float("nan"), float("nan")
-    v = np.asarray(values)
-    means = v[rng.integers(len(v), size=(n, len(v)))].mean(1)
-    return float(v.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
 def summarise(episodes: list[dict]) -> list[dict]:
     rng = np.random.default_rng(0)
     rows = []
@@ -69,7 +62,7 @@ def summarise(episodes: list[dict]) -> list[dict]:
         for phase, want in (("before the object is held", False), ("while it is held", True)):
             per_episode = [float(np.mean(np.asarray(e["timesteps"])[np.asarray(e["held"]) == want]))
                            for e in chosen if want in e["held"]]
-            mean, low, high = bootstrap(per_episode, rng)
+            mean, low, high = bootstrap_mean(per_episode, rng)
             rows.append({"episodes": "success" if outcome else "failure", "phase": phase, "n": len(per_episode),
                          "mean_t": mean, "interval": [low, high]})
     return rows

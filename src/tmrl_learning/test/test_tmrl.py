@@ -196,6 +196,25 @@ def test_replay_buffer_resumed_with_another_capacity_keeps_the_newest_in_order(n
     assert len(resumed) == min(len(kept) + 2, new_capacity)
 
 
+def test_the_curve_counts_every_training_episode_across_a_resume(tmp_path):
+    """train_episodes / train_successes are totals since the start of the run: a resumed run goes on
+    counting (LineWorld ends an episode every 8 vector steps per env, so 40 steps end ~20 episodes)."""
+    checkpoint = save_lineworld_checkpoint(tmp_path / "policy.pt", None)
+
+    def run(steps: int) -> list[dict]:
+        cfg = FinetuneConfig(method="tmrl", task="lineworld", checkpoint=str(checkpoint), num_envs=4, execute=2,
+                             steps=steps, schedule=UpdateSchedule(warmup_transitions=10_000), eval_every=40,
+                             eval_episodes=2, checkpoint_every=40, agent=AgentConfig(**SMALL_AGENT))
+        return finetune(cfg, tmp_path / "run", VectorEnv.of(LINEWORLD, 4),
+                        [LINEWORLD.make_env(99 + i) for i in range(2)], load_sampler(checkpoint), progress=False)
+
+    first = run(40)[-1]
+    second = run(80)[-1]  # resumes from the checkpoint at 40; the envs restart their episodes
+    assert first["train_episodes"] >= 16 and 0 <= first["train_successes"] <= first["train_episodes"], first
+    assert second["train_episodes"] >= 2 * first["train_episodes"] - 4, (first, second)
+    assert first["train_successes"] <= second["train_successes"] <= second["train_episodes"]
+
+
 @pytest.mark.slow
 def test_timestep_modulation_learns_what_noise_steering_cannot(tmp_path):
     """LineWorld shows context +1 but rewards moving left, which the data does only under -1.

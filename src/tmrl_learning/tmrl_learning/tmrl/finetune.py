@@ -51,6 +51,7 @@ def finetune(cfg: FinetuneConfig, out: Path, venv: VectorEnv, eval_envs, sampler
         buffer.set_offline(**offline)
     rng = np.random.default_rng(cfg.seed)
     step, curve, env_steps, received, updates = 0, [], 0, 0, 0
+    finished = {"episodes": 0, "successes": 0}  # every training episode since the start, across resumes
     ckpt = out / "agent.pt"
     if ckpt.is_file():  # resume: agent, buffer, counters and RNG
         state = torch.load(ckpt, weights_only=False)
@@ -58,6 +59,7 @@ def finetune(cfg: FinetuneConfig, out: Path, venv: VectorEnv, eval_envs, sampler
         buffer.load(out / "replay.npz")
         step, curve, env_steps = state["step"], state["curve"], state["env_steps"]
         received, updates = state.get("received", step * venv.num_envs), state.get("updates", agent.updates)
+        finished.update(state.get("finished", {}))
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
     (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
@@ -65,7 +67,7 @@ def finetune(cfg: FinetuneConfig, out: Path, venv: VectorEnv, eval_envs, sampler
     def save() -> None:
         buffer.save(out / "replay.npz")
         state = {"agent": agent.state_dict(), "step": step, "curve": curve, "env_steps": env_steps,
-                 "received": received, "updates": updates,
+                 "received": received, "updates": updates, "finished": finished,
                  "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "config": to_dict(cfg)}
         torch.save(state, ckpt.with_name("agent.pt.partial"))
         ckpt.with_name("agent.pt.partial").replace(ckpt)  # the buffer is saved first: never ahead of it
@@ -89,8 +91,11 @@ def finetune(cfg: FinetuneConfig, out: Path, venv: VectorEnv, eval_envs, sampler
                    next_observation=result["next_observation"], terminated=result["terminated"].astype(np.float32),
                    **extra)
         env_steps += int(result["executed"].sum())
-        episode_success += [bool(s) for s, d in zip(result["success"], result["terminated"] | result["truncated"],
-                                                      strict=True) if d]
+        ended = [bool(s) for s, d in zip(result["success"], result["terminated"] | result["truncated"], strict=True)
+                 if d]
+        episode_success += ended
+        finished["episodes"] += len(ended)
+        finished["successes"] += sum(ended)
         obs = result["observation"]
         step += 1
         received += venv.num_envs
@@ -103,6 +108,7 @@ def finetune(cfg: FinetuneConfig, out: Path, venv: VectorEnv, eval_envs, sampler
             ev = evaluate(make_chunks, eval_envs, cfg.execute, seed=10_000)
             row = {"step": step, "env_steps": env_steps, "updates": updates, "eval_success": ev["success"],
                    "train_success": float(np.mean(episode_success[-20:])) if episode_success else 0.0,
+                   "train_episodes": finished["episodes"], "train_successes": finished["successes"],
                    "seconds": round(time.perf_counter() - start, 1), **metrics}
             curve.append(row)
             write_curve(curve, out / "curve.csv")  # after every evaluation: a long run can be watched
