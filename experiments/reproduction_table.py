@@ -34,9 +34,9 @@ ROWS = [
          method="CSP z-scored (t = 50) vs CSP raw vs BC; goals where the cube rests",
          paper="raw contexts; CSP covers held-out goals, BC does not (0 on cube)",
          ours="success@5 over 50 held-out starts, pooled over 3 seeds: CSP z-scored 0.16 at t = 50 (seeds 0.14 / "
-         "0.22 / 0.12) against 0.04 [0.01, 0.08] at t = 0; CSP raw 0.13 [0.07, 0.21] at t = 0 (best t per seed "
+         "0.22 / 0.12) against 0.04 [0.01, 0.08] at t = 0; CSP raw 0.13 [0.07, 0.20] at t = 0 (best t per seed "
          "0.18 / 0.18 / 0.12); BC 0.09 [0.03, 0.15] (0.06 / 0.14 / 0.06). In distribution: z-scored 0.55 [0.42, "
-         "0.68], raw 0.18 [0.05, 0.33], BC 0.38 [0.20, 0.57] (300 episodes, 6000 steps)",
+         "0.68], raw 0.18 [0.05, 0.33], BC 0.38 [0.22, 0.57] (300 episodes, 6000 steps)",
          interval=[0.09, 0.24],
          interval_method="hierarchical bootstrap over 3 seeds x 50 starts (CSP z-scored, t = 50; pooled.md)",
          seeds=3, env_steps=0, budget_fraction=6000 / 200_000,
