@@ -300,3 +300,18 @@ def test_coverage_reuses_envs_without_changing_the_start_states():
     for env in fresh:
         env.reset()
     assert [env.task.name for env in envs] == reused == [env.task.name for env in fresh]
+
+
+def test_rollouts_in_the_policys_deterministic_mode_feed_zero_noise():
+    from tmrl_learning.csp.evaluate import rollout_batch
+
+    class Recording(_MazeOraclePolicy):
+        def sample(self, context, proprio, action_noise, timestep, context_noise, guidance=None):
+            self.seen.append((np.abs(action_noise).max(), np.abs(context_noise).max()))
+            return super().sample(context, proprio, action_noise, timestep, context_noise)
+
+    for zero, expect_zero in ((True, True), (False, False)):
+        policy = Recording(POINTMAZE_LARGE_TO_GIANT.env_id, scale=0.0)
+        policy.seen = []
+        rollout_batch(policy, POINTMAZE_LARGE_TO_GIANT.name, [3, 4], 0, max_steps=10, zero_noise=zero)
+        assert len(policy.seen) == 2 and all((w == 0 and e == 0) == expect_zero for w, e in policy.seen)

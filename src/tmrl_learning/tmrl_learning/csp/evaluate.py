@@ -15,8 +15,9 @@ from tmrl_learning.tasks import embodiment
 
 def rollout_batch(sampler: Sampler, task: str, seeds: list[int], timestep: int, execute: int = 5,
                   task_names: list[str] | None = None, max_steps: int | None = None,
-                  noise_seed: int = 0, envs: list | None = None) -> np.ndarray:
+                  noise_seed: int = 0, envs: list | None = None, zero_noise: bool = False) -> np.ndarray:
     """One episode per seed, all stepped together (one batched policy call per macro-step).
+    `zero_noise`: the policy's deterministic mode (action and context noise 0) instead of random draws.
     `envs` (one per seed) are reused when given: each is reseeded, so the episode is the same as in a
     new env. Returns success (len(seeds),) as bool. An embodiment with `max_envs` is run in groups of
     that many new envs, each closed after its group."""
@@ -24,19 +25,20 @@ def rollout_batch(sampler: Sampler, task: str, seeds: list[int], timestep: int, 
     if envs is None and 0 < spec.max_envs < len(seeds):
         groups = [seeds[i:i + spec.max_envs] for i in range(0, len(seeds), spec.max_envs)]
         return np.concatenate([rollout_batch(sampler, task, group, timestep, execute, task_names, max_steps,
-                                             noise_seed + g) for g, group in enumerate(groups)])
+                                             noise_seed + g, zero_noise=zero_noise)
+                               for g, group in enumerate(groups)])
     own = envs is None
     if own:
         envs = [spec.make_env(seed=s, tasks=task_names) for s in seeds]
     try:
-        return _rollouts(sampler, spec, envs, seeds, timestep, execute, max_steps, noise_seed)
+        return _rollouts(sampler, spec, envs, seeds, timestep, execute, max_steps, noise_seed, zero_noise)
     finally:
         if own:
             for env in envs:
                 env.close()
 
 
-def _rollouts(sampler, spec, envs, seeds, timestep, execute, max_steps, noise_seed) -> np.ndarray:
+def _rollouts(sampler, spec, envs, seeds, timestep, execute, max_steps, noise_seed, zero_noise=False) -> np.ndarray:
     for env, s in zip(envs, seeds, strict=True):
         env.rng = np.random.default_rng(s)
     obs = np.stack([env.reset() for env in envs])
@@ -49,6 +51,8 @@ def _rollouts(sampler, spec, envs, seeds, timestep, execute, max_steps, noise_se
         active = np.flatnonzero(~done)
         context, proprio = spec.split_observation(obs[active])
         noise = draw_inputs(sampler, len(active), generator)
+        if zero_noise:
+            noise = {key: np.zeros_like(value) for key, value in noise.items()}
         chunks = sampler.sample(context, proprio, noise["action_noise"], np.full(len(active), timestep),
                                 noise["context_noise"])
         for k, i in enumerate(active):
