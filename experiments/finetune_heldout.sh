@@ -24,7 +24,7 @@ for seed in $(seq 0 $((seeds - 1))); do
   done
 done
 wait
-dirs=("$runs"/tmrl-s* "$runs"/dsrl-s*)
+dirs=("$runs"/tmrl-s*/ "$runs"/dsrl-s*/)  # folders only: the logs sit beside them
 scripts/run.sh tmrl plot "${dirs[@]}" --out "$out"
 scripts/run.sh python experiments/pool_finetune.py "${dirs[@]}" --out "$out"
 scripts/run.sh python experiments/timestep_analysis.py "$runs/tmrl-s0" --episodes 50 --out "$out"
