@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parents[3]
-CHECKPOINT = ROOT / "checkpoints" / "cube-csp-zscore-s1.pt"
+CHECKPOINT = Path("checkpoints/cube-csp-zscore-s1.pt")  # in the repository, where `make demo` runs
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
