@@ -1,37 +1,37 @@
 #!/usr/bin/env bash
-# The two pre-trained checkpoints experiment 2 (experiments/finetune_heldout.sh) fine-tunes: CSP with z-scored
-# contexts and BC with raw contexts, goals where the cube rests, 300 episodes, 6000 steps -- the recipe of
-# experiment 1 (experiments/context_representation.sh) at one of its seeds. Both run side by side, one thread
-# each; the dataset is generated once first (both read the same cached file). Resumable.
+# The pre-trained checkpoints experiment 2 (experiments/finetune_heldout.sh) fine-tunes: CSP with z-scored
+# contexts and BC with raw contexts, goals where the cube rests -- the recipe of experiment 1
+# (experiments/context_representation.sh). Every (method, seed) runs side by side, one thread each; the dataset
+# is generated once first (all read the same cached file). Resumable.
 #
-#   experiments/pretrain_heldout.sh [SEED] [OUT]      (defaults: 1, runs/exp2/pre)
-# COMMIT=1 also writes the policies without their optimizer state to checkpoints/ (what make demo and
-# later sessions start from).
+#   experiments/pretrain_heldout.sh [SEEDS] [OUT]      (defaults: "1", runs/exp2/pre)
+# Environment: EPISODES (300), STEPS (6000), DEVICE (auto: a GPU when torch sees one), TIME_LIMIT (seconds per
+# run, 0 = none; a run stopped by it keeps its last checkpoint, every 2000 steps), TMRL (the command, default
+# scripts/run.sh tmrl). FREEZE=DIR also writes the policies without their optimizer state to DIR
+# (COMMIT=1: checkpoints/, what make demo and later sessions start from).
+#   The 2026-12-04 GPU run: EPISODES=1000 STEPS=200000 TIME_LIMIT=... experiments/pretrain_heldout.sh "0 1 2"
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-seed="${1:-1}"; out="${2:-runs/exp2/pre}"; episodes=300; steps=6000
+seeds="${1:-1}"; out="${2:-runs/exp2/pre}"
+episodes="${EPISODES:-300}"; steps="${STEPS:-6000}"; device="${DEVICE:-auto}"; limit="${TIME_LIMIT:-0}"
+[ "$limit" != 0 ] || limit=infinity
+read -r -a tmrl <<< "${TMRL:-scripts/run.sh tmrl}"
+freeze="${FREEZE:-}"; [ "${COMMIT:-0}" = 1 ] && freeze=checkpoints
 mkdir -p "$out"
-scripts/run.sh tmrl data generate cube-single-play --episodes "$episodes" --quiet
-common=(--config config/cube.yaml --steps "$steps" --set threads=1 --set eval_every=0
-        --set dataset_episodes="$episodes" --set goal_relabel=rest --set seed="$seed")
-scripts/run.sh tmrl pretrain "${common[@]}" --method csp --set policy.context_normalization=zscore \
-  --out "$out/csp-zscore-s$seed" > "$out/csp-zscore-s$seed.log" 2>&1 &
-scripts/run.sh tmrl pretrain "${common[@]}" --method bc --set policy.context_normalization=none \
-  --out "$out/bc-raw-s$seed" > "$out/bc-raw-s$seed.log" 2>&1 &
-wait
-ls -la "$out"/*/checkpoint.pt
-[ "${COMMIT:-0}" = 1 ] || exit 0
-for name in "csp-zscore-s$seed" "bc-raw-s$seed"; do
-  scripts/run.sh python - "$out/$name/checkpoint.pt" "checkpoints/cube-$name.pt" <<'PY'
-import sys
-from pathlib import Path
-
-import torch
-
-state = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
-state["optimizer"] = None  # a frozen policy to steer: the optimizer would triple the file
-Path(sys.argv[2]).parent.mkdir(exist_ok=True)
-torch.save(state, sys.argv[2])
-print(sys.argv[2], Path(sys.argv[2]).stat().st_size // 1024, "KiB")
-PY
+"${tmrl[@]}" data generate cube-single-play --episodes "$episodes" --quiet
+runs=()
+for seed in $seeds; do
+  common=(--config config/cube.yaml --steps "$steps" --set threads=1 --set eval_every=0 --set device="$device"
+          --set checkpoint_every=2000 --set dataset_episodes="$episodes" --set goal_relabel=rest --set seed="$seed")
+  for variant in "csp zscore" "bc none"; do
+    read -r method norm <<< "$variant"
+    name="$method-${norm/none/raw}-s$seed"; runs+=("$name")
+    timeout "$limit" "${tmrl[@]}" pretrain "${common[@]}" --method "$method" \
+      --set policy.context_normalization="$norm" --out "$out/$name" > "$out/$name.log" 2>&1 &
+  done
+done
+wait || true  # a run stopped by TIME_LIMIT keeps its last checkpoint
+for name in "${runs[@]}"; do
+  tail -c 300 "$out/$name.log" | tr '\r' '\n' | tail -n 2
+  [ -z "$freeze" ] || "${tmrl[@]}" freeze "$out/$name/checkpoint.pt" "$freeze/cube-$name.pt"
 done

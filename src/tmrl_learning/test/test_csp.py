@@ -12,7 +12,7 @@ import torch
 
 from tmrl_learning.activations import Mish, mish
 from tmrl_learning.csp.checkpoint import load_policy, read_checkpoint
-from tmrl_learning.csp.config import PretrainConfig
+from tmrl_learning.csp.config import PretrainConfig, training_device
 from tmrl_learning.csp.model import DiTConfig, SelfAttention
 from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
 from tmrl_learning.csp.smoothing import ContextSmoother
@@ -205,6 +205,34 @@ def test_checkpoint_round_trips_bit_exactly_and_resume_continues_the_same_run(tm
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)
 
 
+def test_the_training_device_is_checked_before_any_work():
+    assert training_device("cpu") == torch.device("cpu")
+    assert training_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    for bad in ("tpu", "gpu0", "cuda:x"):
+        with pytest.raises(ValueError, match="device must be auto, cpu or cuda"):
+            training_device(bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no CUDA GPU"):
+            training_device("cuda")
+        with pytest.raises(ValueError, match="sees no CUDA GPU"):
+            PretrainConfig(device="cuda").validate()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on a GPU machine)")
+def test_gpu_pre_training_resumes_and_its_checkpoint_samples_on_the_cpu(tmp_path):
+    cfg = dataclasses.replace(_tiny_config(tmp_path, 10), device="cuda")
+    full, _ = pretrain(cfg, tmp_path / "full", progress=False)
+    assert next(full.parameters()).device.type == "cpu"
+    pretrain(dataclasses.replace(cfg, steps=5), tmp_path / "resumed", progress=False)
+    resumed, _ = pretrain(cfg, tmp_path / "resumed", progress=False)
+    for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5, msg=name)
+    policy, _ = load_policy(tmp_path / "full" / "checkpoint.pt")
+    m = policy.cfg.model
+    chunk = policy.sample(torch.zeros(3, m.context_dim), torch.zeros(3, m.proprio_dim) if m.proprio_dim else None)
+    assert chunk.shape == (3, 4, m.action_dim) and torch.isfinite(chunk).all()
+
+
 def test_corrupt_checkpoint_is_reported(tmp_path):
     path = tmp_path / "checkpoint.pt"
     path.write_bytes(b"not a checkpoint")
@@ -347,3 +375,43 @@ def test_steering_t_and_eps_makes_a_heldout_cube_goal_look_like_training_data(cu
             assert distance <= 2.0, (task.name, t, distance)
         else:
             assert distance > 2.0, (task.name, t, distance)
+
+
+def test_a_terminated_pretraining_run_keeps_its_last_step_and_a_frozen_copy_cannot_resume(tmp_path):
+    """`timeout` (a session's or a scheduler's time limit) stops `tmrl pretrain` with a checkpoint at the step it
+    reached, not at the last periodic one; `tmrl freeze` drops the optimizer, and resuming from that is refused."""
+    import subprocess
+    import sys
+    import time
+
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"dataset_episodes: 2\ndataset_dir: {tmp_path / 'data'}\nsteps: 100000\nbatch_size: 32\n"
+                   "eval_every: 0\ncheckpoint_every: 100000\nthreads: 1\ndevice: cpu\n"
+                   "policy:\n  model: {horizon: 4, hidden: 64, embed: 64, layers: 2, heads: 2}\n")
+    run = [sys.executable, "-m", "tmrl_learning.cli", "pretrain", "--config", str(cfg), "--out", str(tmp_path / "run")]
+    proc = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = ""
+    while "pretrain csp on cpu" not in output:  # the dataset is made, training starts
+        line = proc.stdout.readline()
+        assert line, output
+        output += line
+    time.sleep(5)
+    proc.terminate()
+    output += proc.communicate(timeout=60)[0]
+    step = read_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"]
+    assert proc.returncode == 0 and 0 < step < 100000, output
+    frozen = tmp_path / "frozen.pt"
+    done = subprocess.run([sys.executable, "-m", "tmrl_learning.cli", "freeze", str(tmp_path / "run" / "checkpoint.pt"),
+                           str(frozen)], capture_output=True, text=True)
+    assert done.returncode == 0 and f"step {step}" in done.stdout, done.stderr
+    state = read_checkpoint(frozen)
+    assert state["optimizer"] is None and state["step"] == step
+    assert frozen.stat().st_size < 0.5 * (tmp_path / "run" / "checkpoint.pt").stat().st_size
+    policy, _ = load_policy(frozen)
+    reference, _ = load_policy(tmp_path / "run" / "checkpoint.pt")
+    for (name, a), b in zip(reference.state_dict().items(), policy.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    (tmp_path / "resume").mkdir()
+    (tmp_path / "resume" / "checkpoint.pt").write_bytes(frozen.read_bytes())
+    with pytest.raises(ValueError, match="frozen policy"):
+        pretrain(_tiny_config(tmp_path, 10), tmp_path / "resume", progress=False)

@@ -45,6 +45,19 @@ def read_checkpoint(path: str | Path) -> dict:
     return state
 
 
+def freeze_checkpoint(src: str | Path, dst: str | Path) -> Path:
+    """Write a checkpoint's policy without its optimizer state (a third of the size): what a frozen policy
+    needs to be sampled and steered, not to resume pre-training. The step, configs and log stay."""
+    state = read_checkpoint(src)
+    state["optimizer"] = None
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".partial")
+    torch.save(state, tmp)
+    tmp.replace(dst)
+    return dst
+
+
 def load_policy(path: str | Path) -> tuple[FlowPolicy, PretrainConfig]:
     """A frozen policy (eval mode, no grad) and the config that trained it."""
     state = read_checkpoint(path)

@@ -26,6 +26,11 @@ def add_csp_commands(sub: argparse._SubParsersAction) -> None:
     pre.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     pre.set_defaults(func=_pretrain)
 
+    frz = sub.add_parser("freeze", help="a checkpoint's policy without its optimizer state, to steer or to ship")
+    frz.add_argument("checkpoint", type=Path)
+    frz.add_argument("out", type=Path)
+    frz.set_defaults(func=_freeze)
+
     srv = sub.add_parser("serve", help="serve a policy checkpoint over openpi's websocket policy protocol")
     srv.add_argument("checkpoint", type=Path)
     srv.add_argument("--host", default="0.0.0.0")
@@ -96,6 +101,16 @@ def _pretrain(args: argparse.Namespace) -> int:
     evals = [e for e in log if "eval/success" in e]
     print(f"{out}/checkpoint.pt: step {last['step']}, loss {last['loss']:.4f}"
           + (f", success {evals[-1]['eval/success']:.2f}" if evals else ""))
+    return 0
+
+
+def _freeze(args: argparse.Namespace) -> int:
+    from tmrl_learning.csp.checkpoint import freeze_checkpoint, read_checkpoint
+
+    out = freeze_checkpoint(args.checkpoint, args.out)
+    step = read_checkpoint(out)["step"]
+    mib = lambda path: path.stat().st_size / 2**20  # noqa: E731
+    print(f"{out}: step {step}, {mib(out):.1f} MiB (was {mib(args.checkpoint):.1f})")
     return 0
 
 

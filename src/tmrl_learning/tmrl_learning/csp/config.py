@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from tmrl_learning.cpu_features import resolve_bf16
 from tmrl_learning.csp.policy import PolicyConfig
 from tmrl_learning.data.generate import DEFAULT_CACHE
@@ -47,6 +49,8 @@ class PretrainConfig:
     compile: bool = False                  # torch.compile the network for training (~40 s once; pays off in
                                            # a few thousand steps: 45 vs 60 ms per bf16 step here)
     threads: int = 0                       # torch threads (0 = torch's default)
+    device: str = "auto"                   # where training runs: auto (cuda when torch sees a GPU), cpu, cuda[:N];
+                                           # the checkpoint is the same either way (sampling runs on the CPU)
     eval_every: int = 5000
     eval_episodes: int = 8
     execute: int = 5                       # actions executed per chunk in evaluation rollouts
@@ -62,8 +66,27 @@ class PretrainConfig:
         if not self.dataset_bag and not task.train_dataset:
             raise ValueError(f"task {self.task} has no generated pre-training data: give a bag (dataset_bag)")
         resolve_bf16(self.bf16)  # raises for anything but true, false, "auto"
+        training_device(self.device)  # raises for an unknown device or a GPU that is not there
         if self.steps < 0 or self.batch_size < 1:
             raise ValueError(f"need steps >= 0 and batch_size >= 1, got {self.steps}, {self.batch_size}")
+
+
+def training_device(setting: str) -> torch.device:
+    """A config's device setting -> the torch device pre-training runs on."""
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(setting)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be auto, cpu or cuda[:N], got {setting!r}") from err
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda[:N], got {setting!r}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {setting!r} asked for, but torch sees no CUDA GPU on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {setting!r} asked for, but torch sees {torch.cuda.device_count()} GPU(s)")
+    return device
 
 
 def policy_config_for(cfg: PretrainConfig) -> PolicyConfig:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from tqdm import tqdm
 from tmrl_learning.config import to_dict
 from tmrl_learning.cpu_features import resolve_bf16
 from tmrl_learning.csp.checkpoint import read_checkpoint, save_checkpoint
-from tmrl_learning.csp.config import PretrainConfig, policy_config_for
+from tmrl_learning.csp.config import PretrainConfig, policy_config_for, training_device
 from tmrl_learning.csp.data import ChunkSampler
 from tmrl_learning.csp.policy import FlowPolicy
 from tmrl_learning.data.generate import get_dataset, recipe
@@ -60,6 +61,8 @@ def pretrain(cfg: PretrainConfig, out: Path, resume: bool = True, progress: bool
     policy = FlowPolicy(policy_config_for(cfg))
     context, proprio = sampler.all_contexts()
     policy.normalizer.fit(context, proprio, context_too=policy.cfg.context_normalization == "zscore")
+    device = training_device(cfg.device)
+    policy.to(device)  # before the optimizer, so its state lives beside the parameters
 
     postbc = None
     if cfg.method == "postbc":
@@ -73,9 +76,14 @@ def pretrain(cfg: PretrainConfig, out: Path, resume: bool = True, progress: bool
     ckpt = out / "checkpoint.pt"
     if resume and ckpt.is_file():
         state = read_checkpoint(ckpt)
+        if state["optimizer"] is None:
+            raise ValueError(f"{ckpt} is a frozen policy (no optimizer state, `tmrl freeze`): pre-training cannot "
+                             "resume from it; give another --out")
         policy.load_state_dict(state["policy"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
         sampler.rng.bit_generator.state = state["sampler_rng"]
         step, log = state["step"], state.get("log", [])
         if postbc is not None and "postbc" in state:
@@ -87,50 +95,80 @@ def pretrain(cfg: PretrainConfig, out: Path, resume: bool = True, progress: bool
     start = time.perf_counter()
 
     def checkpoint() -> None:
-        extra = {"sampler_rng": sampler.rng.bit_generator.state, "log": log}
+        extra = {"sampler_rng": sampler.rng.bit_generator.state, "log": log,
+                 "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
         if postbc is not None:
             extra["postbc"] = postbc.state_dict()
         save_checkpoint(ckpt, policy, cfg, step, optimizer, extra)
 
-    bf16 = resolve_bf16(cfg.bf16)
+    # On a GPU this small network is bound by kernel launches, where autocast's casts only add kernels: auto = fp32.
+    bf16 = resolve_bf16(cfg.bf16) if device.type == "cpu" else cfg.bf16 is True
     if cfg.compile:
         policy.net.compile()  # in place: parameter names (and checkpoints) stay the same; sampling stays eager
-    print(f"pretrain {cfg.method}: {'bf16 autocast' if bf16 else 'fp32'}{', compiled' if cfg.compile else ''}",
-          flush=True)
-    while step < cfg.steps:
-        actions, context, proprio = sampler.batch(cfg.batch_size)
-        if postbc is not None:
-            actions = postbc.perturb(actions, context, proprio)
-        with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
-            loss = policy.loss(actions, context, proprio)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
-        optimizer.step()
-        step += 1
-        bar.update(1)
-        if step % 100 == 0 or step == cfg.steps:
-            entry = {"step": step, "loss": float(loss.detach()), "grad_norm": float(grad_norm),
-                     "seconds": round(time.perf_counter() - start, 1)}
-            log.append(entry)
-            bar.set_postfix(loss=f"{entry['loss']:.4f}")
-            if writer:
-                writer.add_scalar("pretrain/loss", entry["loss"], step)
-                writer.add_scalar("pretrain/grad_norm", entry["grad_norm"], step)
-        if evaluate_fn and cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
-            policy.eval()
-            result = evaluate_fn(policy, cfg)
-            policy.train()
-            log.append({"step": step, **{f"eval/{k}": v for k, v in result.items()}})
-            if writer:
-                for k, v in result.items():
-                    writer.add_scalar(f"eval/{k}", v, step)
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            checkpoint()
+    print(f"pretrain {cfg.method} on {device}: {'bf16 autocast' if bf16 else 'fp32'}"
+          f"{', compiled' if cfg.compile else ''}", flush=True)
+    with _stop_requests() as stop:
+        while step < cfg.steps and not stop:
+            actions, context, proprio = sampler.batch(cfg.batch_size)
+            if postbc is not None:
+                actions = postbc.perturb(actions, context, proprio)
+            actions, context, proprio = (x.to(device, non_blocking=True) for x in (actions, context, proprio))
+            with torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+                loss = policy.loss(actions, context, proprio)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+            optimizer.step()
+            step += 1
+            bar.update(1)
+            if step % 100 == 0 or step == cfg.steps:
+                entry = {"step": step, "loss": float(loss.detach()), "grad_norm": float(grad_norm),
+                         "seconds": round(time.perf_counter() - start, 1)}
+                log.append(entry)
+                bar.set_postfix(loss=f"{entry['loss']:.4f}")
+                if writer:
+                    writer.add_scalar("pretrain/loss", entry["loss"], step)
+                    writer.add_scalar("pretrain/grad_norm", entry["grad_norm"], step)
+            if evaluate_fn and cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+                policy.eval().cpu()  # rollouts sample on the CPU; the optimizer keeps the same parameter objects
+                result = evaluate_fn(policy, cfg)
+                policy.train().to(device)
+                log.append({"step": step, **{f"eval/{k}": v for k, v in result.items()}})
+                if writer:
+                    for k, v in result.items():
+                        writer.add_scalar(f"eval/{k}", v, step)
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+                checkpoint()
     checkpoint()
     bar.close()
     if writer:
         writer.close()
     (out / "log.json").write_text(json.dumps(log, indent=1))
-    policy.eval()
+    policy.eval().cpu()
     return policy, log
+
+
+@contextlib.contextmanager
+def _stop_requests():
+    """A SIGTERM (`timeout`, a scheduler's time limit) ends training after the current step, with a checkpoint."""
+    stop = _Flag()
+    try:
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    except ValueError:  # not the main thread: signals stay as they are
+        yield stop
+        return
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Flag:
+    def __init__(self) -> None:
+        self.value = False
+
+    def set(self) -> None:
+        self.value = True
+
+    def __bool__(self) -> bool:
+        return self.value
