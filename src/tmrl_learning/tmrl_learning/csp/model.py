@@ -55,7 +55,7 @@ def _adaln(ada: nn.Module, cond: torch.Tensor, parts: int) -> torch.Tensor:
     with the +1 of each scale added here, once per conditioning, instead of at every Euler step."""
     out = ada(cond).unsqueeze(1)
     h = out.shape[-1] // parts
-    one = torch.zeros(parts, h, dtype=out.dtype)
+    one = torch.zeros(parts, h, dtype=out.dtype, device=out.device)
     one[1::3] = 1.0  # shift, scale, gate, shift, scale, gate (blocks) / shift, scale (final layer)
     return out + one.reshape(-1)
 
