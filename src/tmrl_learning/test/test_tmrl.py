@@ -449,3 +449,39 @@ def test_the_curve_is_on_disk_after_every_evaluation(tmp_path):
                  load_sampler(checkpoint), progress=False)
     rows = (tmp_path / "run" / "curve.csv").read_text().splitlines()
     assert rows[0].startswith("step,env_steps,eval_success") and len(rows) == 2 and rows[1].startswith("20,"), rows
+
+
+def test_an_evaluation_in_groups_runs_the_same_episodes_with_at_most_max_envs_alive(tmp_path):
+    """`EvaluationEnvs` over an embodiment that limits its environments (a cube simulator, a LIBERO server) makes
+    them a group at a time and closes each group; the episodes (tasks, seeds, successes, chosen timesteps) are
+    the ones an evaluation over all environments at once runs."""
+    import dataclasses
+
+    from tmrl_learning.evaluation_envs import EvaluationEnvs
+    from tmrl_learning.tmrl.evaluate import evaluate
+    from tmrl_learning.tmrl.methods import ChunkMaker, build_agent
+
+    alive, most = [0], [0]
+
+    class CountedLineWorld(LineWorld):
+        def __init__(self, *args):
+            super().__init__(*args)
+            alive[0] += 1
+            most[0] = max(most[0], alive[0])
+
+        def close(self) -> None:
+            alive[0] -= 1
+
+    limited = dataclasses.replace(LINEWORLD, make_env_fn=CountedLineWorld, max_envs=3)
+    sampler = load_sampler(save_lineworld_checkpoint(tmp_path / "policy.pt", None, steps=20))
+    agent = build_agent("tmrl", AgentConfig(**SMALL_AGENT), 2, 1, 1, sampler.num_timesteps, seed=4)
+    maker = ChunkMaker(agent, sampler, LINEWORLD, 2)
+    grouped = evaluate(maker, EvaluationEnvs(limited, 8), 2, seed=10_000, record_timesteps=True)
+    assert most[0] == 3 and alive[0] == 0
+    envs = EvaluationEnvs(LINEWORLD, 8)
+    all_at_once = [LINEWORLD.make_env(seed=50_000 + i, tasks=[envs.task_of(i)]) for i in range(8)]
+    reference = evaluate(maker, all_at_once, 2, seed=10_000, record_timesteps=True)
+    assert grouped == reference and len(reference["successes"]) == 8
+    assert len({tuple(trace) for trace in reference["timesteps"]}) > 1, reference  # distinct: the order is kept
+    with pytest.raises(ValueError, match="at least one episode"):
+        EvaluationEnvs(LINEWORLD, 0)

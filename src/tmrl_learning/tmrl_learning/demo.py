@@ -16,6 +16,7 @@ from tmrl_learning.csp.evaluate import success_rate
 from tmrl_learning.csp.sampler import FlowSampler
 from tmrl_learning.csp.train import pretrain
 from tmrl_learning.data.envs import VectorEnv
+from tmrl_learning.evaluation_envs import EvaluationEnvs
 from tmrl_learning.tasks import embodiment
 from tmrl_learning.tmrl.agent import AgentConfig
 from tmrl_learning.tmrl.config import FinetuneConfig, UpdateSchedule
@@ -55,7 +56,7 @@ def run_demo(args: argparse.Namespace) -> int:
                          checkpoint_every=max(1, args.finetune_steps // 4), agent=AgentConfig())
     run = out / "finetune"
     task = embodiment(TASK)
-    eval_envs = [task.make_env(seed=50_000 + i) for i in range(cfg.eval_episodes)]
+    eval_envs = EvaluationEnvs(task, cfg.eval_episodes)
     curve = finetune(cfg, run, VectorEnv.of(task, cfg.num_envs, seed=0), eval_envs, sampler)
     after = curve[-1]["eval_success"]
     print(f"tmrl demo:       evaluation success {after:.2f} after {curve[-1]['env_steps']} env steps")

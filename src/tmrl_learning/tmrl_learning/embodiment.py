@@ -66,7 +66,8 @@ class Embodiment:
     make_driver_fn: Callable[..., Any] | None = None  # (embodiment, seed, **options) -> a robot's driver;
                                                       # None: the simulator's (system.driver.SimDriver)
     max_envs: int = 0                              # most environments an evaluation holds at once (0: no
-                                                   # limit); a LIBERO env is a ~1.2 GB server process
+                                                   # limit); a LIBERO env is a ~1.2 GB server process,
+                                                   # a cube simulator ~150 MB
     instruction: str = ""                          # the task in words: a VLA's language input
     cameras: tuple[str, ...] = ()                  # cameras the simulator renders with every observation
                                                    # (an image policy's input; the driver publishes them)

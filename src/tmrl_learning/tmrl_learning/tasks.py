@@ -85,7 +85,8 @@ _POINTMAZE = dict(obs_dim=4, goal_dim=2, action_dim=2, context=(0, 4), proprio=(
                   achieved_goal=("observations", 0, 2))
 _CUBE = dict(obs_dim=31, goal_dim=3, action_dim=5, context=(28, 31), proprio=(0, 28), max_steps=200,
              success_radius=0.04, make_env_fn=CubeGoalEnv, env_id="cube-single-v0", train_dataset="cube-single-play",
-             achieved_goal=("qpos", 14, 17), rest=(16, 0.025), heldout=HeldOutRegion(qpos_index=14, threshold=0.4))
+             achieved_goal=("qpos", 14, 17), rest=(16, 0.025), heldout=HeldOutRegion(qpos_index=14, threshold=0.4),
+             max_envs=10)  # a cube simulator holds ~150 MB: 50 at once ran out of memory here
 
 POINTMAZE_LARGE_TO_GIANT = register(Embodiment(
     "pointmaze-large-to-giant", env_id="pointmaze-giant-v0", in_distribution="pointmaze-large",

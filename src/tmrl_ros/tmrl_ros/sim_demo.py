@@ -78,38 +78,16 @@ def pretrained_checkpoint(args: argparse.Namespace) -> Path:
     return args.out / "pretrain" / "checkpoint.pt"
 
 
-EVAL_GROUP = 10  # episodes stepped together: a cube environment holds ~150 MB, 50 at once ran out of memory
-
-
-def in_groups(args: argparse.Namespace, episodes) -> np.ndarray:
-    """Success of evaluation episodes 0..eval_episodes-1, EVAL_GROUP at a time: `episodes(envs, first)` runs
-    one group (episode first + j in envs[j], each env drawing only task (first + j) mod the task count, so
-    every task gets its share) and its environments are closed after it."""
-    from tmrl_learning.tasks import embodiment
-
-    task, results = embodiment(args.task), []
-    for first in range(0, args.eval_episodes, EVAL_GROUP):
-        count = min(EVAL_GROUP, args.eval_episodes - first)
-        envs = [task.make_env(seed=50_000 + first + j, tasks=[task.tasks[(first + j) % len(task.tasks)].name])
-                for j in range(count)]
-        try:
-            results.append(np.asarray(episodes(envs, first), bool))
-        finally:
-            for env in envs:
-                env.close()
-    return np.concatenate(results)
-
-
 def evaluate_pretrained(args: argparse.Namespace, checkpoint: Path, zero_noise: bool) -> np.ndarray:
     """The pre-trained policy alone (t = 0) on the evaluation episodes: action noise from N(0, I), or
     (`zero_noise`) its deterministic mode, the fair reference for a deterministic actor."""
-    from tmrl_learning.csp.evaluate import rollout_batch
+    from tmrl_learning.csp.evaluate import evaluation_rollouts
     from tmrl_learning.csp.sampler import load_sampler
+    from tmrl_learning.evaluation_envs import EvaluationEnvs
+    from tmrl_learning.tasks import embodiment
 
-    sampler = load_sampler(checkpoint)
-    return in_groups(args, lambda envs, first: rollout_batch(
-        sampler, args.task, [10_000 + first + j for j in range(len(envs))], 0, 5, noise_seed=10_000 + first,
-        envs=envs, zero_noise=zero_noise))
+    envs = EvaluationEnvs(embodiment(args.task), args.eval_episodes)
+    return evaluation_rollouts(load_sampler(checkpoint), envs, 0, 5, seed=10_000, zero_noise=zero_noise)
 
 
 def run_graph(args: argparse.Namespace, checkpoint: Path):
@@ -163,6 +141,7 @@ def evaluate_actor(args: argparse.Namespace, checkpoint: Path, learner: Path) ->
     import torch
 
     from tmrl_learning.csp.sampler import load_sampler
+    from tmrl_learning.evaluation_envs import EvaluationEnvs
     from tmrl_learning.system.steering import make_agent
     from tmrl_learning.tasks import embodiment
     from tmrl_learning.tmrl.config import FinetuneConfig
@@ -175,8 +154,8 @@ def evaluate_actor(args: argparse.Namespace, checkpoint: Path, learner: Path) ->
     agent = make_agent(cfg, task)
     agent.load_state_dict(torch.load(learner, weights_only=False)["agent"])
     maker = ChunkMaker(agent, load_sampler(checkpoint), task, cfg.execute)
-    return in_groups(args, lambda envs, first: evaluate(maker, envs, cfg.execute, seed=10_000 + first,
-                                                        record_timesteps=True)["successes"])
+    envs = EvaluationEnvs(task, args.eval_episodes)
+    return np.asarray(evaluate(maker, envs, cfg.execute, seed=10_000, record_timesteps=True)["successes"])
 
 
 def main(argv: list[str] | None = None) -> int:

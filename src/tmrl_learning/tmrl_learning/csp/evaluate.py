@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from tmrl_learning.evaluation_envs import EvaluationEnvs
 from tmrl_learning.sampler import Sampler, draw_inputs
 from tmrl_learning.tasks import embodiment
 
@@ -63,6 +64,16 @@ def _rollouts(sampler, spec, envs, seeds, timestep, execute, max_steps, noise_se
                 success[i] = result.success
         steps += execute
     return success
+
+
+def evaluation_rollouts(sampler: Sampler, envs: EvaluationEnvs, timestep: int, execute: int = 5, seed: int = 10_000,
+                        zero_noise: bool = False) -> np.ndarray:
+    """`rollout_batch` over an evaluation's episodes (every task its share, a group of environments at a time):
+    episode i is reseeded with seed + i; a group's policy noise comes from seed + its first episode."""
+    return np.concatenate([
+        rollout_batch(sampler, envs.embodiment.name, [seed + first + j for j in range(len(group))], timestep,
+                      execute, noise_seed=seed + first, envs=group, zero_noise=zero_noise)
+        for first, group in envs.groups()])
 
 
 def success_rate(sampler: Sampler, task: str, episodes: int = 8, timestep: int = 0, execute: int = 5,

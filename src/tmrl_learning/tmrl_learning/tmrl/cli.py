@@ -37,6 +37,7 @@ def _finetune(args: argparse.Namespace) -> int:
     from tmrl_learning.csp.sampler import load_sampler
     from tmrl_learning.csp.train import make_sampler
     from tmrl_learning.data.envs import VectorEnv
+    from tmrl_learning.evaluation_envs import EvaluationEnvs
     from tmrl_learning.tasks import embodiment
     from tmrl_learning.tmrl.config import FinetuneConfig
     from tmrl_learning.tmrl.finetune import finetune
@@ -67,7 +68,7 @@ def _finetune(args: argparse.Namespace) -> int:
         offline = offline_transitions(make_sampler(data))
     out = args.out or Path("runs/finetune") / f"{cfg.task}-{cfg.method}-s{cfg.seed}"
     venv = VectorEnv.of(task, cfg.num_envs, seed=cfg.seed)
-    eval_envs = [task.make_env(seed=50_000 + i) for i in range(cfg.eval_episodes)]
+    eval_envs = EvaluationEnvs(task, cfg.eval_episodes)
     curve = finetune(cfg, out, venv, eval_envs, sampler, offline=offline)
     print(f"{out}: final evaluation success {curve[-1]['eval_success']:.2f} after {curve[-1]['env_steps']} env steps")
     return 0

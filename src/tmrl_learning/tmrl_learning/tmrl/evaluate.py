@@ -10,19 +10,36 @@ import torch
 
 from tmrl_learning.config import from_dict
 from tmrl_learning.csp.sampler import load_sampler
+from tmrl_learning.evaluation_envs import EvaluationEnvs
 from tmrl_learning.tasks import embodiment
 from tmrl_learning.tmrl.config import FinetuneConfig
 from tmrl_learning.tmrl.methods import ChunkMaker, attach_action_critic, build_agent, method
 
 
-def evaluate(make_chunks: ChunkMaker, envs, execute: int, seed: int, record_timesteps: bool = False) -> dict:
-    """Deterministic actor, one episode per env in `envs`, all stepped together (one batched actor
-    and policy call per macro-step). Env i runs task i mod (number of tasks), so every task gets its
-    share, and is reseeded with seed + i, so evaluations are comparable. Returns the success rate
-    (and, per episode, the context timesteps chosen)."""
-    for i, env in enumerate(envs):
-        env.rng = np.random.default_rng(seed + i)
-    obs = np.stack([env.reset(env.tasks[i % len(env.tasks)].name) for i, env in enumerate(envs)])
+def evaluate(make_chunks: ChunkMaker, envs: list | EvaluationEnvs, execute: int, seed: int,
+             record_timesteps: bool = False) -> dict:
+    """Deterministic actor, one episode per environment, a group of environments stepped together (one
+    batched actor and policy call per macro-step). Episode i runs task i mod (number of tasks), so every task
+    gets its share, and is reseeded with seed + i, so evaluations are comparable. `envs`: a list (one episode
+    each), or `EvaluationEnvs` (made in groups where the embodiment limits how many exist at once). Returns the
+    success rate (and, per episode, success and the context timesteps chosen)."""
+    groups = envs.groups() if isinstance(envs, EvaluationEnvs) else [(0, envs)]
+    success: list[bool] = []
+    traces: list[list[int]] = []
+    for first, group in groups:
+        ok, chosen = _episodes(make_chunks, group, first, execute, seed)
+        success += ok
+        traces += chosen
+    out = {"success": float(np.mean(success))}
+    if record_timesteps:
+        out["timesteps"], out["successes"] = traces, success
+    return out
+
+
+def _episodes(make_chunks: ChunkMaker, envs: list, first: int, execute: int, seed: int) -> tuple[list, list]:
+    for j, env in enumerate(envs):
+        env.rng = np.random.default_rng(seed + first + j)
+    obs = np.stack([env.reset(env.tasks[(first + j) % len(env.tasks)].name) for j, env in enumerate(envs)])
     done = np.zeros(len(envs), bool)
     success = np.zeros(len(envs), bool)
     traces: list[list[int]] = [[] for _ in envs]
@@ -37,10 +54,7 @@ def evaluate(make_chunks: ChunkMaker, envs, execute: int, seed: int, record_time
             obs[i] = result.observation
             if result.terminated or result.truncated:
                 done[i], success[i] = True, result.success
-    out = {"success": float(success.mean())}
-    if record_timesteps:
-        out["timesteps"], out["successes"] = traces, success.tolist()
-    return out
+    return success.tolist(), traces
 
 
 def load_run(run: Path) -> tuple[dict, ChunkMaker]:
@@ -64,6 +78,6 @@ def timestep_traces(run: Path, episodes: int = 4, seed: int = 7) -> tuple[dict, 
     config, maker = load_run(run)
     if "timestep" not in method(config["method"]).heads:
         raise ValueError(f"run {run} is {config['method']}: its actor picks no context timestep")
-    envs = [maker.embodiment.make_env(seed=seed + i) for i in range(episodes)]
+    envs = EvaluationEnvs(maker.embodiment, episodes, env_seed=seed)
     result = evaluate(maker, envs, config["execute"], seed=seed, record_timesteps=True)
     return config, result["timesteps"], result["successes"]

@@ -32,8 +32,8 @@ from tmrl_learning.tmrl.replay import ReplayBuffer
 
 def finetune(cfg: FinetuneConfig, out: Path, venv: VectorEnv, eval_envs, sampler: Sampler | None,
              offline: dict | None = None, progress: bool = True) -> list[dict]:
-    """Run (or resume) fine-tuning; returns the learning curve rows. `eval_envs` holds one env per
-    evaluation episode; dimensions come from the envs' embodiment."""
+    """Run (or resume) fine-tuning; returns the learning curve rows. `eval_envs`: the evaluation
+    episodes' environments (`EvaluationEnvs`, or a list, one per episode); dimensions come from venv's embodiment."""
     cfg.validate()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
