@@ -5,7 +5,8 @@
 # is generated once first (all read the same cached file). Resumable.
 #
 #   experiments/pretrain_heldout.sh [SEEDS] [OUT]      (defaults: "1", runs/exp2/pre)
-# Environment: EPISODES (300), STEPS (6000), DEVICE (auto: a GPU when torch sees one), TIME_LIMIT (seconds per
+# Environment: VARIANTS (the "method normalization" pairs, default "csp zscore,bc none"; CFG-RL's checkpoint:
+# VARIANTS="cfg none"), EPISODES (300), STEPS (6000), DEVICE (auto: a GPU when torch sees one), TIME_LIMIT (seconds per
 # run, 0 = none; a run stopped by it keeps its last checkpoint, every 2000 steps), TMRL (the command, default
 # scripts/run.sh tmrl). FREEZE=DIR also writes the policies without their optimizer state to DIR
 # (COMMIT=1: checkpoints/, what make demo and later sessions start from).
@@ -23,7 +24,8 @@ runs=()
 for seed in $seeds; do
   common=(--config config/cube.yaml --steps "$steps" --set threads=1 --set eval_every=0 --set device="$device"
           --set checkpoint_every=2000 --set dataset_episodes="$episodes" --set goal_relabel=rest --set seed="$seed")
-  for variant in "csp zscore" "bc none"; do
+  IFS=, read -r -a variants <<< "${VARIANTS:-csp zscore,bc none}"
+  for variant in "${variants[@]}"; do
     read -r method norm <<< "$variant"
     name="$method-${norm/none/raw}-s$seed"; runs+=("$name")
     timeout "$limit" "${tmrl[@]}" pretrain "${common[@]}" --method "$method" \

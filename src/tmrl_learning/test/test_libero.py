@@ -137,10 +137,11 @@ def test_the_pretrainer_reads_libero_data_from_its_recipe(tmp_path):
 def test_an_evaluation_holds_at_most_max_envs_libero_servers(monkeypatch, tmp_path):
     """Each LIBERO env is a ~1.2 GB server process: 20 at once ran this machine out of memory. Evaluations
     run the embodiment's `max_envs` (4) at a time and close them."""
-    from tmrl_learning.csp.evaluate import rollout_batch
+    from tmrl_learning.csp.evaluate import evaluation_rollouts
     from tmrl_learning.csp.model import DiTConfig
     from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
     from tmrl_learning.csp.sampler import FlowSampler
+    from tmrl_learning.evaluation_envs import EvaluationEnvs
     from tmrl_learning.libero import client
     from tmrl_learning.tasks import embodiment
 
@@ -161,8 +162,8 @@ def test_an_evaluation_holds_at_most_max_envs_libero_servers(monkeypatch, tmp_pa
     monkeypatch.setattr(client.LiberoProcess, "close", close)
     model = DiTConfig(horizon=4, action_dim=7, context_dim=task.context_dim, proprio_dim=task.proprio_dim,
                       hidden=16, embed=16, layers=1, heads=2, time_frequencies=4)
-    success = rollout_batch(FlowSampler(FlowPolicy(PolicyConfig(model=model))), task.name, list(range(6)), 0,
-                            execute=4, max_steps=8)
+    success = evaluation_rollouts(FlowSampler(FlowPolicy(PolicyConfig(model=model))), EvaluationEnvs(task, 6), 0,
+                                  execute=4, max_steps=8)
     assert success.shape == (6,) and most[0] == task.max_envs == 4 and alive[0] == 0
 
 

@@ -1,8 +1,10 @@
 """Which environment each evaluation episode runs in, and how many exist at once.
 
 Episode i runs task i mod n (every task gets its share) in an environment made with seed `env_seed + i` that holds
-only that task. An embodiment that limits how many environments may exist at once (`max_envs`: a LIBERO server
-process, a cube simulator of ~150 MB) has them made per group and closed after it; others are made once and kept.
+only that task; with `spread_tasks=False` the environment draws its task from its seed instead (success@K's starts,
+`reset(seed=42 + i)` as the authors). An embodiment that limits how many environments may exist at once
+(`max_envs`: a LIBERO server process, a cube simulator of ~150 MB) has them made per group and closed after it;
+others are made once and kept.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from tmrl_learning.embodiment import Embodiment
 
 
 class EvaluationEnvs:
-    def __init__(self, embodiment: Embodiment, episodes: int, env_seed: int = 50_000):
+    def __init__(self, embodiment: Embodiment, episodes: int, env_seed: int = 50_000, spread_tasks: bool = True):
         if episodes < 1:
             raise ValueError(f"an evaluation needs at least one episode, got {episodes}")
         self.embodiment, self.episodes, self.env_seed = embodiment, episodes, env_seed
+        self.spread_tasks = spread_tasks
         limit = embodiment.max_envs
         self.group_size = limit if 0 < limit < episodes else episodes
         self._kept: list | None = None
@@ -29,7 +32,8 @@ class EvaluationEnvs:
         return tasks[episode % len(tasks)].name
 
     def _make(self, first: int, count: int) -> list:
-        return [self.embodiment.make_env(seed=self.env_seed + first + j, tasks=[self.task_of(first + j)])
+        return [self.embodiment.make_env(seed=self.env_seed + first + j,
+                                         tasks=[self.task_of(first + j)] if self.spread_tasks else None)
                 for j in range(count)]
 
     def groups(self) -> Iterator[tuple[int, list]]:

@@ -14,8 +14,6 @@ from tmrl_learning.csp.policy import FlowPolicy, PolicyConfig
 
 def save_checkpoint(path: Path, policy: FlowPolicy, cfg: PretrainConfig, step: int,
                     optimizer: torch.optim.Optimizer | None = None, extra: dict | None = None) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "format": "tmrl-csp-policy/1",
         "step": step,
@@ -26,6 +24,11 @@ def save_checkpoint(path: Path, policy: FlowPolicy, cfg: PretrainConfig, step: i
         "torch_rng": torch.get_rng_state(),
         **(extra or {}),
     }
+    return _atomic_save(state, Path(path))
+
+
+def _atomic_save(state: dict, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     torch.save(state, tmp)
     tmp.replace(path)  # atomic: a crash leaves the previous checkpoint intact
@@ -50,12 +53,7 @@ def freeze_checkpoint(src: str | Path, dst: str | Path) -> Path:
     needs to be sampled and steered, not to resume pre-training. The step, configs and log stay."""
     state = read_checkpoint(src)
     state["optimizer"] = None
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".partial")
-    torch.save(state, tmp)
-    tmp.replace(dst)
-    return dst
+    return _atomic_save(state, Path(dst))
 
 
 def load_policy(path: str | Path) -> tuple[FlowPolicy, PretrainConfig]:

@@ -20,14 +20,9 @@ def rollout_batch(sampler: Sampler, task: str, seeds: list[int], timestep: int, 
     """One episode per seed, all stepped together (one batched policy call per macro-step).
     `zero_noise`: the policy's deterministic mode (action and context noise 0) instead of random draws.
     `envs` (one per seed) are reused when given: each is reseeded, so the episode is the same as in a
-    new env. Returns success (len(seeds),) as bool. An embodiment with `max_envs` is run in groups of
-    that many new envs, each closed after its group."""
+    new env; otherwise one env per seed is made and closed after (evaluations of an embodiment that limits
+    its environments go through `evaluation_rollouts`). Returns success (len(seeds),) as bool."""
     spec = embodiment(task)
-    if envs is None and 0 < spec.max_envs < len(seeds):
-        groups = [seeds[i:i + spec.max_envs] for i in range(0, len(seeds), spec.max_envs)]
-        return np.concatenate([rollout_batch(sampler, task, group, timestep, execute, task_names, max_steps,
-                                             noise_seed + g, zero_noise=zero_noise)
-                               for g, group in enumerate(groups)])
     own = envs is None
     if own:
         envs = [spec.make_env(seed=s, tasks=task_names) for s in seeds]
@@ -67,19 +62,25 @@ def _rollouts(sampler, spec, envs, seeds, timestep, execute, max_steps, noise_se
 
 
 def evaluation_rollouts(sampler: Sampler, envs: EvaluationEnvs, timestep: int, execute: int = 5, seed: int = 10_000,
-                        zero_noise: bool = False) -> np.ndarray:
-    """`rollout_batch` over an evaluation's episodes (every task its share, a group of environments at a time):
-    episode i is reseeded with seed + i; a group's policy noise comes from seed + its first episode."""
+                        zero_noise: bool = False, noise_seed: int | None = None,
+                        max_steps: int | None = None) -> np.ndarray:
+    """`rollout_batch` over an evaluation's episodes, a group of environments at a time: episode i is reseeded
+    with seed + i; a group's policy noise comes from noise_seed (default: seed) + its first episode."""
+    noise_seed = seed if noise_seed is None else noise_seed
     return np.concatenate([
         rollout_batch(sampler, envs.embodiment.name, [seed + first + j for j in range(len(group))], timestep,
-                      execute, noise_seed=seed + first, envs=group, zero_noise=zero_noise)
+                      execute, max_steps=max_steps, noise_seed=noise_seed + first, envs=group, zero_noise=zero_noise)
         for first, group in envs.groups()])
 
 
 def success_rate(sampler: Sampler, task: str, episodes: int = 8, timestep: int = 0, execute: int = 5,
                  seed: int = 10_000) -> float:
-    seeds = list(range(seed, seed + episodes))
-    return float(rollout_batch(sampler, task, seeds, timestep, execute, noise_seed=seed).mean())
+    """Success over episodes whose environments draw their tasks from seeds seed, seed + 1, ..."""
+    envs = EvaluationEnvs(embodiment(task), episodes, env_seed=seed, spread_tasks=False)
+    try:
+        return float(evaluation_rollouts(sampler, envs, timestep, execute, seed=seed).mean())
+    finally:
+        envs.close()
 
 
 def success_at_k(sampler: Sampler, task: str, starts: int, k: int, timestep: int, execute: int = 5,
@@ -88,16 +89,17 @@ def success_at_k(sampler: Sampler, task: str, starts: int, k: int, timestep: int
     the K rollouts differ in the policy's noise. success@j = matrix[:, :j].any(1).mean().
     `on_rollouts()` is called after each of the K batches of rollouts (progress)."""
     results = np.zeros((starts, k), bool)
-    seeds = [base_seed + i for i in range(starts)]
-    spec = embodiment(task)
     # built once (a cube env takes ~0.1-2 s to make), unless the embodiment limits how many may exist at once
-    envs = None if spec.max_envs else [spec.make_env(seed=s) for s in seeds]
-    for j in range(k):
-        # Same env seed per start across j (same start state), different policy noise per j.
-        results[:, j] = rollout_batch(sampler, task, seeds, timestep, execute, noise_seed=1000 * j + timestep,
-                                      envs=envs)
-        if on_rollouts is not None:
-            on_rollouts()
+    envs = EvaluationEnvs(embodiment(task), starts, env_seed=base_seed, spread_tasks=False)
+    try:
+        for j in range(k):
+            # Same env seed per start across j (same start state), different policy noise per j.
+            results[:, j] = evaluation_rollouts(sampler, envs, timestep, execute, seed=base_seed,
+                                                noise_seed=1000 * j + timestep)
+            if on_rollouts is not None:
+                on_rollouts()
+    finally:
+        envs.close()
     return results
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -108,7 +109,7 @@ def pretrain(cfg: PretrainConfig, out: Path, resume: bool = True, progress: bool
     print(f"pretrain {cfg.method} on {device}: {'bf16 autocast' if bf16 else 'fp32'}"
           f"{', compiled' if cfg.compile else ''}", flush=True)
     with _stop_requests() as stop:
-        while step < cfg.steps and not stop:
+        while step < cfg.steps and not stop.is_set():
             actions, context, proprio = sampler.batch(cfg.batch_size)
             if postbc is not None:
                 actions = postbc.perturb(actions, context, proprio)
@@ -151,7 +152,7 @@ def pretrain(cfg: PretrainConfig, out: Path, resume: bool = True, progress: bool
 @contextlib.contextmanager
 def _stop_requests():
     """A SIGTERM (`timeout`, a scheduler's time limit) ends training after the current step, with a checkpoint."""
-    stop = _Flag()
+    stop = threading.Event()
     try:
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     except ValueError:  # not the main thread: signals stay as they are
@@ -162,13 +163,3 @@ def _stop_requests():
     finally:
         signal.signal(signal.SIGTERM, previous)
 
-
-class _Flag:
-    def __init__(self) -> None:
-        self.value = False
-
-    def set(self) -> None:
-        self.value = True
-
-    def __bool__(self) -> bool:
-        return self.value
