@@ -3,8 +3,10 @@ success pooled over its seeds with a 95% hierarchical bootstrap (seeds, then the
 the training episodes that succeeded, counted since the start of each run, pooled the same way; and the
 critics' mean Q. Runs are grouped by method and the pre-trained policy they steer.
 
-    scripts/run.sh python experiments/pool_finetune.py RUN [RUN ...] --out FOLDER
+    scripts/run.sh python experiments/pool_finetune.py RUN [RUN ...] --out FOLDER [--with POOLED_JSON]
         -> FOLDER/pooled.md, FOLDER/pooled.json, FOLDER/pooled.png
+`--with` adds methods pooled before from runs no longer at hand (their pooled.json), so methods run in
+different sessions share one table and figure.
 """
 
 from __future__ import annotations
@@ -93,9 +95,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", type=Path, nargs="+")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--with", dest="earlier", type=Path, help="a pooled.json whose methods join the table")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    earlier = json.loads(args.earlier.read_text()) if args.earlier else {}
     pooled = pool(args.runs)
+    pooled = {label: pooled.get(label) or earlier[label] for label in sorted({*earlier, *pooled})}  # new runs win
     (args.out / "pooled.json").write_text(json.dumps(pooled, indent=1))
     table = report(pooled, args.out)
     (args.out / "pooled.md").write_text(table + "\n")
