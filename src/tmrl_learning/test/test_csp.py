@@ -77,6 +77,26 @@ def test_corruption_rejects_bad_timesteps_and_noise_shapes():
         smoother.corrupt(torch.zeros(2, 3), torch.tensor([1, 2]), torch.zeros(2, 4))
 
 
+def test_loss_rejects_bad_batches_before_they_reach_the_device():
+    policy = FlowPolicy(PolicyConfig(model=DiTConfig(context_dim=3, action_dim=2, horizon=4, **SMALL)))
+    actions, context = torch.zeros(5, 4, 2), torch.zeros(5, 3)
+    bad_context = context.clone()
+    bad_context[2, 1] = float("nan")
+    for check in (policy.check_batch, policy.loss):  # the training loop runs check_batch in host memory
+        with pytest.raises(ValueError, match="NaN or inf"):
+            check(actions, bad_context, None)
+        with pytest.raises(ValueError, match="actions have shape"):
+            check(torch.zeros(5, 3, 2), context, None)
+        with pytest.raises(ValueError, match="actions have shape"):
+            check(torch.zeros(4, 4, 2), context, None)
+    with pytest.raises(ValueError, match="out of range"):  # timesteps a caller gives are still checked
+        policy.loss(actions, context, t=torch.full((5,), 101))
+    torch.manual_seed(0)
+    checked = policy.loss(actions, context, checked=True)
+    torch.manual_seed(0)
+    assert torch.equal(checked, policy.loss(actions, context)), "skipping the checks changes nothing else"
+
+
 def test_flow_policy_reproduces_a_multimodal_action_distribution():
     torch.manual_seed(0)
     modes = torch.tensor([[0.7, 0.7], [-0.7, 0.7], [0.0, -0.7]])

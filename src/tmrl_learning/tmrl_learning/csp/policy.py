@@ -74,6 +74,14 @@ class FlowPolicy(nn.Module):
     def chunk_shape(self) -> tuple[int, int]:
         return self.cfg.model.horizon, self.cfg.model.action_dim
 
+    def check_batch(self, actions: torch.Tensor, context: torch.Tensor, proprio: torch.Tensor | None) -> None:
+        """The checks of `loss`, for a batch still in host memory: a training loop runs them before moving the
+        batch to its device and calls `loss(..., checked=True)`, so a GPU step never waits on them."""
+        self._check_inputs(context, proprio)
+        if actions.ndim != 3 or actions.shape[1:] != self.chunk_shape or actions.shape[0] != context.shape[0]:
+            raise ValueError(f"actions have shape {tuple(actions.shape)}, expected ({context.shape[0]}, "
+                             f"{', '.join(map(str, self.chunk_shape))})")
+
     def _check_inputs(self, context: torch.Tensor, proprio: torch.Tensor | None) -> int:
         m = self.cfg.model
         if context.ndim != 2 or context.shape[1] != m.context_dim:
@@ -90,17 +98,19 @@ class FlowPolicy(nn.Module):
 
     # ---- training --------------------------------------------------------------------------------
     def loss(self, actions: torch.Tensor, context: torch.Tensor, proprio: torch.Tensor | None = None,
-             t: torch.Tensor | None = None) -> torch.Tensor:
+             t: torch.Tensor | None = None, checked: bool = False) -> torch.Tensor:
         """Rectified-flow loss E||v(x_s, s, c_t, t, p) - (z - a)||^2 with t drawn per sample.
-        actions (B, H, d), context (B, C) raw, proprio (B, P) raw or None."""
-        b = self._check_inputs(context, proprio)
-        if actions.shape[1:] != self.chunk_shape:
-            raise ValueError(f"actions have shape {tuple(actions.shape)}, expected (B, {self.chunk_shape})")
+        actions (B, H, d), context (B, C) raw, proprio (B, P) raw or None. `checked`: the batch passed
+        `check_batch` already (the inputs' checks are skipped; they are device syncs on a GPU)."""
+        if not checked:
+            self.check_batch(actions, context, proprio)
+        b = context.shape[0]
         c0 = self.normalizer.context(context)
         p = self.normalizer.proprio(proprio)
-        if t is None:
+        drawn = t is None  # timesteps drawn here are in range by construction
+        if drawn:
             t = self.smoother.sample_timesteps(b, self.cfg.train_t_max).to(actions.device)
-        c_t = self.smoother.corrupt(c0, t)
+        c_t = self.smoother.corrupt(c0, t, check=not drawn)
         if self.cfg.cfg_dropout > 0:  # CFG: some samples learn the unconditional velocity (zero context)
             drop = torch.rand(b, device=actions.device) < self.cfg.cfg_dropout
             c_t = torch.where(drop.unsqueeze(-1), torch.zeros_like(c_t), c_t)

@@ -23,6 +23,7 @@ class ContextSmoother:
         # index 0 = clean; index k = after k noising steps
         alpha_bar = torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1.0 - betas, 0)])
         self.alpha_bar = alpha_bar.float()  # (T + 1,)
+        self._on_device = {self.alpha_bar.device: self.alpha_bar}  # one copy per device, not one per call
 
     @property
     def max_timestep(self) -> int:
@@ -36,14 +37,18 @@ class ContextSmoother:
             raise ValueError(f"context timestep out of range [0, {self.num_timesteps}]: {t.min()}..{t.max()}")
         return t.long()
 
-    def corrupt(self, context: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        """context (B, C), t (B,) integers, noise (B, C) or None (drawn) -> c_t (B, C)."""
-        t = self.check(t)
+    def corrupt(self, context: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None,
+                check: bool = True) -> torch.Tensor:
+        """context (B, C), t (B,) integers, noise (B, C) or None (drawn) -> c_t (B, C). `check=False` is for
+        timesteps drawn in range here: the range check reads the tensor back, a device sync on a GPU."""
+        t = self.check(t) if check else t
         if noise is None:
             noise = torch.randn_like(context)
         elif noise.shape != context.shape:
             raise ValueError(f"context noise has shape {tuple(noise.shape)}, context has {tuple(context.shape)}")
-        abar = self.alpha_bar.to(context.device)[t].unsqueeze(-1)
+        if context.device not in self._on_device:
+            self._on_device[context.device] = self.alpha_bar.to(context.device)
+        abar = self._on_device[context.device][t].unsqueeze(-1)
         return abar.sqrt() * context + (1.0 - abar).sqrt() * noise
 
     def sample_timesteps(self, batch: int, t_max: int | None = None, generator: torch.Generator | None = None):

@@ -113,9 +113,10 @@ def pretrain(cfg: PretrainConfig, out: Path, resume: bool = True, progress: bool
             actions, context, proprio = sampler.batch(cfg.batch_size)
             if postbc is not None:
                 actions = postbc.perturb(actions, context, proprio)
+            policy.check_batch(actions, context, proprio)  # in host memory: no device sync
             actions, context, proprio = (x.to(device, non_blocking=True) for x in (actions, context, proprio))
             with torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
-                loss = policy.loss(actions, context, proprio)
+                loss = policy.loss(actions, context, proprio, checked=True)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
