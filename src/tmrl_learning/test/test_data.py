@@ -315,3 +315,26 @@ def test_rollouts_in_the_policys_deterministic_mode_feed_zero_noise():
         policy.seen = []
         rollout_batch(policy, POINTMAZE_LARGE_TO_GIANT.name, [3, 4], 0, max_steps=10, zero_noise=zero)
         assert len(policy.seen) == 2 and all((w == 0 and e == 0) == expect_zero for w, e in policy.seen)
+
+
+def test_coverage_measures_a_cfg_policy_at_each_guidance_weight_it_is_given():
+    """The weight reaches the sampler at every decision and decides the outcome: an oracle that moves only
+    as far as the weight says succeeds at omega = 1 and never at omega = 0 from the same starts; only a CFG
+    checkpoint (which has an unconditional branch) is expanded over weights."""
+    from tmrl_learning.csp.coverage import coverage_weights
+    from tmrl_learning.csp.evaluate import success_at_k
+
+    class Guided(_MazeOraclePolicy):
+        def sample(self, context, proprio, action_noise, timestep, context_noise, guidance=None):
+            assert guidance is not None and guidance.shape == (len(context),)
+            self.scale = float(guidance[0])
+            return super().sample(context, proprio, action_noise, timestep, context_noise)
+
+    task = POINTMAZE_LARGE.name
+    policy = Guided(embodiment(task).env_id)
+    assert success_at_k(policy, task, starts=2, k=1, timestep=0, guidance=1.0).all()
+    assert not success_at_k(policy, task, starts=2, k=1, timestep=0, guidance=0.0).any()
+    weights = [0.0, 1.0, 4.0]
+    assert coverage_weights({"config": {"method": "cfg"}}, weights) == weights
+    assert coverage_weights({"config": {"method": "cfg"}}, None) == [None]
+    assert coverage_weights({"config": {"method": "csp"}}, weights) == [None]

@@ -47,6 +47,9 @@ def add_csp_commands(sub: argparse._SubParsersAction) -> None:
     cov.add_argument("--fractions", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
     cov.add_argument("--indist-starts", type=int, default=None,
                      help="starts for success@K at t = 0 on the in-distribution twin (default: --starts; 0: skip)")
+    cov.add_argument("--guidance", type=float, nargs="+", default=None,
+                     help="CFG weights omega to measure a CFG checkpoint at (0: unconditional, 1: conditional; "
+                          "default: the conditional policy alone); other methods ignore it")
     cov.add_argument("--out", type=Path, default=Path("runs/coverage"))
     cov.add_argument("--threads", type=int, default=1, help="torch threads (1: steady beside other work)")
     cov.set_defaults(func=_coverage)
@@ -121,7 +124,8 @@ def _coverage(args: argparse.Namespace) -> int:
     from tmrl_learning.csp.coverage import run_coverage
 
     indist = args.starts if args.indist_starts is None else args.indist_starts
-    report = run_coverage(args.checkpoints, args.starts, args.k, args.fractions, args.out, indist_starts=indist)
+    report = run_coverage(args.checkpoints, args.starts, args.k, args.fractions, args.out, indist_starts=indist,
+                          guidance=args.guidance)
     print(json.dumps(report["summary"], indent=2))
     return 0
 

@@ -21,50 +21,69 @@ from tmrl_learning.tasks import embodiment  # noqa: E402
 
 
 def run_coverage(checkpoints: list[Path], starts: int, k: int, fractions: list[float], out: Path,
-                 indist_starts: int = 0) -> dict:
+                 indist_starts: int = 0, guidance: list[float] | None = None) -> dict:
     """indist_starts > 0 also measures success@K at t = 0 on the task's in-distribution twin: the check
-    that a policy failing out of distribution has learned its data at all."""
+    that a policy failing out of distribution has learned its data at all. `guidance`: the CFG weights a
+    CFG checkpoint is measured at, one entry each ("cfg w=2"); None: its conditional policy alone."""
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {"starts": starts, "k": k, "fractions": fractions, "indist_starts": indist_starts,
-                    "methods": {}, "summary": {}}
+                    "guidance": guidance, "methods": {}, "summary": {}}
     states = {ckpt: read_checkpoint(ckpt) for ckpt in checkpoints}
     plans = {ckpt: coverage_timesteps(state, fractions) for ckpt, state in states.items()}
-    twin_batches = sum(k for state in states.values()
+    weights = {ckpt: coverage_weights(state, guidance) for ckpt, state in states.items()}
+    twin_batches = sum(k * len(weights[ckpt]) for ckpt, state in states.items()
                        if indist_starts > 0 and embodiment(state["config"]["task"]).in_distribution)
     # one tick per batch of rollouts (all starts at once): minutes each on cube, so show the time left
-    bar = tqdm(total=sum(len(t) for t in plans.values()) * k + twin_batches, desc="coverage", unit="batch",
-               mininterval=1.0)
+    bar = tqdm(total=sum(len(plans[c]) * len(weights[c]) for c in checkpoints) * k + twin_batches, desc="coverage",
+               unit="batch", mininterval=1.0)
     for ckpt in checkpoints:
         policy, cfg = load_policy(ckpt)
         sampler = FlowSampler(policy)
-        # the run folder tells variants of one method apart (e.g. raw and z-scored contexts)
-        label = cfg.method if Path(ckpt).parent.name == cfg.method else f"{cfg.method} ({Path(ckpt).parent.name})"
-        curves, intervals = {}, {}
-        for t in plans[ckpt]:
-            bar.set_postfix_str(f"{label} t={t}")
-            matrix = success_at_k(sampler, cfg.task, starts, k, t, execute=cfg.execute, on_rollouts=bar.update)
-            curves[t] = coverage_curve(matrix).tolist()
-            intervals[t] = coverage_interval(matrix).tolist()
-            bar.write(f"coverage {label} t={t}: success@1 {curves[t][0]:.2f}, success@{k} {curves[t][-1]:.2f}")
-        best_t = max(curves, key=lambda t: curves[t][-1])
-        report["methods"][label] = {"checkpoint": str(ckpt), "task": cfg.task, "curves": curves,
-                                    "intervals": intervals, "best_t": best_t}
-        report["summary"][label] = {"best_t": best_t, f"success@{k}": curves[best_t][-1],
-                                    "success@1": curves[best_t][0], f"success@{k} interval": intervals[best_t][-1]}
-        twin = embodiment(cfg.task).in_distribution
-        if indist_starts > 0 and twin:
-            bar.set_postfix_str(f"{label} in distribution")
-            matrix = success_at_k(sampler, twin, indist_starts, k, 0, execute=cfg.execute, on_rollouts=bar.update)
-            curve = coverage_curve(matrix).tolist()
-            bar.write(f"in distribution ({twin}) {label} t=0: success@1 {curve[0]:.2f}, success@{k} {curve[-1]:.2f}")
-            report["methods"][label]["in_distribution"] = {"task": twin, "curve": curve,
-                                                           "interval": coverage_interval(matrix).tolist()}
-            report["summary"][label].update({f"indist success@{k}": curve[-1], "indist success@1": curve[0]})
+        for weight in weights[ckpt]:
+            _measure(report, bar, sampler, cfg, ckpt, plans[ckpt], weight, starts, k, indist_starts)
     bar.close()
     (out / "coverage.json").write_text(json.dumps(report, indent=2))
     (out / "coverage.md").write_text(coverage_table(report))
     plot_coverage(report, out / "coverage.png")
     return report
+
+
+def _measure(report: dict, bar, sampler, cfg, ckpt: Path, timesteps: list[int], weight: float | None, starts: int,
+             k: int, indist_starts: int) -> None:
+    """One checkpoint at one guidance weight: success@K at each context timestep (and in distribution)."""
+    # the run folder tells variants of one method apart (e.g. raw and z-scored contexts)
+    label = cfg.method if Path(ckpt).parent.name == cfg.method else f"{cfg.method} ({Path(ckpt).parent.name})"
+    if weight is not None:
+        label = f"{label} w={weight:g}"
+    curves, intervals = {}, {}
+    for t in timesteps:
+        bar.set_postfix_str(f"{label} t={t}")
+        matrix = success_at_k(sampler, cfg.task, starts, k, t, execute=cfg.execute, on_rollouts=bar.update,
+                              guidance=weight)
+        curves[t] = coverage_curve(matrix).tolist()
+        intervals[t] = coverage_interval(matrix).tolist()
+        bar.write(f"coverage {label} t={t}: success@1 {curves[t][0]:.2f}, success@{k} {curves[t][-1]:.2f}")
+    best_t = max(curves, key=lambda t: curves[t][-1])
+    report["methods"][label] = {"checkpoint": str(ckpt), "task": cfg.task, "curves": curves,
+                                "intervals": intervals, "best_t": best_t, "guidance": weight}
+    report["summary"][label] = {"best_t": best_t, f"success@{k}": curves[best_t][-1],
+                                "success@1": curves[best_t][0], f"success@{k} interval": intervals[best_t][-1]}
+    twin = embodiment(cfg.task).in_distribution
+    if indist_starts > 0 and twin:
+        bar.set_postfix_str(f"{label} in distribution")
+        matrix = success_at_k(sampler, twin, indist_starts, k, 0, execute=cfg.execute, on_rollouts=bar.update,
+                              guidance=weight)
+        curve = coverage_curve(matrix).tolist()
+        bar.write(f"in distribution ({twin}) {label} t=0: success@1 {curve[0]:.2f}, success@{k} {curve[-1]:.2f}")
+        report["methods"][label]["in_distribution"] = {"task": twin, "curve": curve,
+                                                       "interval": coverage_interval(matrix).tolist()}
+        report["summary"][label].update({f"indist success@{k}": curve[-1], "indist success@1": curve[0]})
+
+
+def coverage_weights(state: dict, guidance: list[float] | None) -> list[float | None]:
+    """The CFG weights a checkpoint is measured at: the requested ones for a CFG policy (trained with the
+    context dropped, so it has an unconditional branch); none (the policy as it is) otherwise."""
+    return list(guidance) if guidance and state["config"]["method"] == "cfg" else [None]
 
 
 def coverage_timesteps(state: dict, fractions: list[float]) -> list[int]:
