@@ -77,6 +77,16 @@ def test_corruption_rejects_bad_timesteps_and_noise_shapes():
         smoother.corrupt(torch.zeros(2, 3), torch.tensor([1, 2]), torch.zeros(2, 4))
 
 
+def test_training_timesteps_are_drawn_on_the_batchs_device_and_cover_the_whole_range():
+    smoother = ContextSmoother(10)
+    drawn = smoother.sample_timesteps(4000, generator=torch.Generator().manual_seed(0))
+    assert drawn.dtype == torch.int64 and set(drawn.tolist()) == set(range(11))  # t = 0 and t = T included
+    capped = smoother.sample_timesteps(500, t_max=3, device="cpu")
+    assert capped.device.type == "cpu" and set(capped.tolist()) == {0, 1, 2, 3}
+    # where the batch lives decides where they are drawn (no copy per training step); meta stands in for a GPU
+    assert smoother.sample_timesteps(8, device="meta").device.type == "meta"
+
+
 def test_loss_rejects_bad_batches_before_they_reach_the_device():
     policy = FlowPolicy(PolicyConfig(model=DiTConfig(context_dim=3, action_dim=2, horizon=4, **SMALL)))
     actions, context = torch.zeros(5, 4, 2), torch.zeros(5, 3)

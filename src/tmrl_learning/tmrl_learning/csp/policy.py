@@ -109,7 +109,7 @@ class FlowPolicy(nn.Module):
         p = self.normalizer.proprio(proprio)
         drawn = t is None  # timesteps drawn here are in range by construction
         if drawn:
-            t = self.smoother.sample_timesteps(b, self.cfg.train_t_max).to(actions.device)
+            t = self.smoother.sample_timesteps(b, self.cfg.train_t_max, device=actions.device)
         c_t = self.smoother.corrupt(c0, t, check=not drawn)
         if self.cfg.cfg_dropout > 0:  # CFG: some samples learn the unconditional velocity (zero context)
             drop = torch.rand(b, device=actions.device) < self.cfg.cfg_dropout

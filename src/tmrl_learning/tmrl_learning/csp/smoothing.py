@@ -51,10 +51,12 @@ class ContextSmoother:
         abar = self._on_device[context.device][t].unsqueeze(-1)
         return abar.sqrt() * context + (1.0 - abar).sqrt() * noise
 
-    def sample_timesteps(self, batch: int, t_max: int | None = None, generator: torch.Generator | None = None):
-        """Uniform integer timesteps in [0, t_max] (default: all of them, so t = 0 stays reachable)."""
+    def sample_timesteps(self, batch: int, t_max: int | None = None, generator: torch.Generator | None = None,
+                         device: torch.device | str | None = None):
+        """Uniform integer timesteps in [0, t_max] (default: all of them, so t = 0 stays reachable), drawn
+        on `device` (the batch's: no host-to-device copy per training step)."""
         t_max = self.num_timesteps if t_max is None else t_max
-        return torch.randint(0, t_max + 1, (batch,), generator=generator)
+        return torch.randint(0, t_max + 1, (batch,), generator=generator, device=device)
 
     def from_fraction(self, fraction: torch.Tensor | float) -> torch.Tensor:
         """Map a fraction in [0, 1] of the schedule to an integer timestep (0 = clean, 1 = T)."""

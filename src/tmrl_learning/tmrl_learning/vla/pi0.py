@@ -142,7 +142,7 @@ class CspPi0(nn.Module):
     def loss(self, actions: torch.Tensor, prefix: torch.Tensor, proprio: torch.Tensor | None = None) -> torch.Tensor:
         """Context-smoothed flow matching: t ~ U{0..T} per sample, the flow time as pi0 draws it."""
         b, pc = actions.shape[0], self.pi0.config
-        t = self.smoother.sample_timesteps(b).to(prefix.device)
+        t = self.smoother.sample_timesteps(b, device=prefix.device)
         mask = self._mask(prefix)
         cache = self._cache(self.corrupt(prefix, t), mask)
         s = torch.distributions.Beta(pc.time_sampling_beta_alpha, pc.time_sampling_beta_beta).sample((b,))
