@@ -485,3 +485,25 @@ def test_an_evaluation_in_groups_runs_the_same_episodes_with_at_most_max_envs_al
     assert len({tuple(trace) for trace in reference["timesteps"]}) > 1, reference  # distinct: the order is kept
     with pytest.raises(ValueError, match="at least one episode"):
         EvaluationEnvs(LINEWORLD, 0)
+
+
+def test_evaluation_under_random_steering_draws_the_warm_up_actions_instead_of_the_actor(tmp_path):
+    """What the pre-trained policy achieves under the warm-up's uniformly random steering: timesteps spread over
+    [0, t_max] where the deterministic actor's stay put, and the same generator state gives the same episodes."""
+    from tmrl_learning.evaluation_envs import EvaluationEnvs
+    from tmrl_learning.tmrl.evaluate import evaluate
+    from tmrl_learning.tmrl.methods import ChunkMaker, build_agent
+
+    sampler = load_sampler(save_lineworld_checkpoint(tmp_path / "policy.pt", None, steps=20))
+    agent = build_agent("tmrl", AgentConfig(**SMALL_AGENT), 2, 1, 1, sampler.num_timesteps, seed=4)
+    maker = ChunkMaker(agent, sampler, LINEWORLD, 2)
+    envs = EvaluationEnvs(LINEWORLD, 8)
+    runs = [evaluate(maker, envs, 2, seed=10_000, record_timesteps=True, random_steering=np.random.default_rng(3))
+            for _ in range(2)]
+    actor = evaluate(maker, envs, 2, seed=10_000, record_timesteps=True)
+    assert runs[0] == runs[1]
+    drawn = np.concatenate(runs[0]["timesteps"])
+    t_max = agent.cfg.t_max
+    assert drawn.min() < t_max / 4 and drawn.max() > 3 * t_max / 4 and len(set(drawn.tolist())) > t_max / 4
+    chosen = [np.ptp(trace) for trace in actor["timesteps"]]  # a fixed policy of the observation: little spread
+    assert np.mean(chosen) < np.mean([np.ptp(trace) for trace in runs[0]["timesteps"]]) / 2

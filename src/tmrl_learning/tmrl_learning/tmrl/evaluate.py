@@ -17,17 +17,19 @@ from tmrl_learning.tmrl.methods import ChunkMaker, attach_action_critic, build_a
 
 
 def evaluate(make_chunks: ChunkMaker, envs: list | EvaluationEnvs, execute: int, seed: int,
-             record_timesteps: bool = False) -> dict:
+             record_timesteps: bool = False, random_steering: np.random.Generator | None = None) -> dict:
     """Deterministic actor, one episode per environment, a group of environments stepped together (one
     batched actor and policy call per macro-step). Episode i runs task i mod (number of tasks), so every task
     gets its share, and is reseeded with seed + i, so evaluations are comparable. `envs`: a list (one episode
     each), or `EvaluationEnvs` (made in groups where the embodiment limits how many exist at once). Returns the
-    success rate (and, per episode, success and the context timesteps chosen)."""
+    success rate (and, per episode, success and the context timesteps chosen). `random_steering`: uniformly random
+    steering actions drawn from it instead of the actor (the warm-up's exploration: what the pre-trained policy
+    achieves under it before any learning)."""
     groups = envs.groups() if isinstance(envs, EvaluationEnvs) else [(0, envs)]
     success: list[bool] = []
     traces: list[list[int]] = []
     for first, group in groups:
-        ok, chosen = _episodes(make_chunks, group, first, execute, seed)
+        ok, chosen = _episodes(make_chunks, group, first, execute, seed, random_steering)
         success += ok
         traces += chosen
     out = {"success": float(np.mean(success))}
@@ -36,7 +38,8 @@ def evaluate(make_chunks: ChunkMaker, envs: list | EvaluationEnvs, execute: int,
     return out
 
 
-def _episodes(make_chunks: ChunkMaker, envs: list, first: int, execute: int, seed: int) -> tuple[list, list]:
+def _episodes(make_chunks: ChunkMaker, envs: list, first: int, execute: int, seed: int,
+              random_steering: np.random.Generator | None = None) -> tuple[list, list]:
     for j, env in enumerate(envs):
         env.rng = np.random.default_rng(seed + first + j)
     obs = np.stack([env.reset(env.tasks[(first + j) % len(env.tasks)].name) for j, env in enumerate(envs)])
@@ -45,7 +48,8 @@ def _episodes(make_chunks: ChunkMaker, envs: list, first: int, execute: int, see
     traces: list[list[int]] = [[] for _ in envs]
     while not done.all():
         active = np.flatnonzero(~done)
-        y = make_chunks.agent.act(obs[active], deterministic=True)
+        y = make_chunks.agent.act(obs[active], deterministic=True) if random_steering is None else \
+            make_chunks.agent.random_actions(len(active), random_steering)
         chunks, inputs = make_chunks(y, obs[active])
         for k, i in enumerate(active):
             if "timestep" in inputs:
