@@ -43,7 +43,11 @@ ROWS = [
          verdict="partly: smoothing the context is what makes CSP cover held-out goals (t = 50 vs t = 0 of the same "
          "policies: intervals apart, 3 seeds), and CSP's 0.16 is above BC's 0.09, but their intervals overlap and BC "
          "is not 0 as in the paper; raw contexts (the authors') cover as much held out but lose in-distribution "
-         "precision at this budget, so z-scored stays the default",
+         "precision at this budget, so z-scored stays the default. Caveat (2026-12-05, cfg-coverage/, one seed): "
+         "the CFG "
+         "checkpoint with its goal ignored (omega = 0) reaches 0.16 held out as well, while in distribution guidance "
+         "matters (0.15 -> 0.60 at omega = 4): at this budget held-out success@5 is mostly goal-agnostic placements, "
+         "not goal-directed generalisation",
          folder="context-representation"),
     dict(claim="Q1 coverage", task="pointmaze-large-to-giant", method="CSP vs BC vs PostBC",
          paper="CSP > BC, PostBC at every K", ours="success@5 0.00 for all (20 starts, 6000 steps)",
@@ -103,7 +107,11 @@ ROWS = [
          interval_method="hierarchical bootstrap, 3 seeds x 25 episodes at 160k env steps", seeds=3,
          env_steps=160_000, budget_fraction=160_000 / PAPER_ENV_STEPS,
          verdict="contradicted at this budget: CFG-RL finds held-out successes ~3x as often as TMRL in training "
-         "(evaluation: both near 0, intervals overlap); over 6000-step checkpoints, 0.4% of the paper's steps",
+         "(evaluation: both near 0, intervals overlap); over 6000-step checkpoints, 0.4% of the paper's steps. "
+         "Much of the "
+         "lead is there before any learning: under the warm-up's random steering the CFG checkpoint succeeds in 6 of "
+         "300 held-out episodes (0.020 [0.007, 0.037]), CSP in 2 (0.007), BC in 3 (finetune-cube-heldout/"
+         "random-steering/); both methods' rates rise later (last 40k env steps: CFG-RL 28 / 609, TMRL 10 / 605)",
          folder="finetune-cube-heldout"),
     dict(claim="Q2 fine-tuning (experiment 2)", task="cube-single-heldout", method="RLPD (200 play episodes offline)",
          paper="below TMRL", ours="evaluation 0.03 [0.00, 0.08] at the end (0.04 / 0.04 / 0.00); training episodes "
